@@ -1,0 +1,74 @@
+/*
+ * smtpkit/tls.h - the TLS port over Mbed TLS: TLS 1.2 or later, SNI, chain and host name
+ * verification against the anchors given (file, directory, bytes in memory, or the system
+ * bundle), an optional client certificate. Non-blocking: every call may ask to be repeated
+ * when the socket is readable or writable.
+ */
+#ifndef SMTPKIT_TLS_H
+#define SMTPKIT_TLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "smtpkit/error.h"
+#include "smtpkit/net.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Where the trust anchors come from. With none set, the system bundle is used. */
+typedef struct smtpkit_trust {
+    const char *ca_file;             /**< PEM or DER file with one or more CA certificates */
+    const char *ca_dir;              /**< directory of PEM/DER CA certificates */
+    const unsigned char *ca_mem;     /**< PEM (NUL included in the length) or DER bytes */
+    size_t ca_mem_len;
+    const char *client_cert_file;    /**< optional client certificate (PEM or DER) */
+    const char *client_key_file;     /**< its private key */
+} smtpkit_trust;
+
+/** Default location of the system CA bundle (Debian's ca-certificates). */
+#define SMTPKIT_SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
+
+/** A TLS connection; allocated by smtpkit_tls_new(). */
+typedef struct smtpkit_tls smtpkit_tls;
+
+/**
+ * Creates a client TLS context that will verify the server as @p server_name (also sent as
+ * SNI) against @p trust. SMTPKIT_E_USAGE for an anchor or key file that cannot be read or
+ * parsed (the message names the file), SMTPKIT_E_INTERNAL for a library failure.
+ */
+SMTPKIT_MUST_CHECK smtpkit_status smtpkit_tls_new(smtpkit_tls **tls, const smtpkit_trust *trust,
+                                                  const char *server_name, smtpkit_error *err);
+
+/** Frees @p tls (NULL is fine); it does not close the socket. */
+void smtpkit_tls_free(smtpkit_tls *tls);
+
+/** Binds @p tls to a connected non-blocking socket. */
+void smtpkit_tls_set_fd(smtpkit_tls *tls, int fd);
+
+/**
+ * Advances the handshake. SMTPKIT_OK with *@p want = DONE when complete; SMTPKIT_E_CERT when
+ * the chain or host name does not verify (the message says why); SMTPKIT_E_TLS otherwise.
+ */
+SMTPKIT_MUST_CHECK smtpkit_status smtpkit_tls_handshake(smtpkit_tls *tls, smtpkit_io *want,
+                                                        smtpkit_error *err);
+
+/** Reads decrypted bytes; *@p got = 0 with *@p want = DONE means the peer closed. */
+SMTPKIT_MUST_CHECK smtpkit_status smtpkit_tls_read(smtpkit_tls *tls, uint8_t *buf, size_t size,
+                                                   size_t *got, smtpkit_io *want,
+                                                   smtpkit_error *err);
+
+/** Writes bytes; *@p put receives how many were taken. */
+SMTPKIT_MUST_CHECK smtpkit_status smtpkit_tls_write(smtpkit_tls *tls, const uint8_t *buf,
+                                                    size_t len, size_t *put, smtpkit_io *want,
+                                                    smtpkit_error *err);
+
+/** Sends close_notify, best effort, without waiting. */
+void smtpkit_tls_close_notify(smtpkit_tls *tls);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
