@@ -22,18 +22,26 @@ extern "C" {
 
 /** Everything the blocking client needs besides the envelope and the message. */
 typedef struct smtpkit_client_options {
-    const char *host;              /**< name or address of the server */
-    uint16_t port;                 /**< 0: 587 for STARTTLS, 465 for implicit TLS, 25 for none */
-    const char *tls_server_name;   /**< name to verify and send as SNI; NULL: host */
+    const char *host;            /**< name or address of the server */
+    uint16_t port;               /**< 0: 587 for STARTTLS, 465 for implicit TLS, 25 for none */
+    const char *tls_server_name; /**< name to verify and send as SNI; NULL: host */
     smtpkit_trust trust;
-    unsigned connect_timeout_ms;   /**< 0: 30 s */
-    unsigned timeout_ms;           /**< 0: the per-stage defaults of RFC 5321 4.5.3.2 */
+    unsigned connect_timeout_ms;    /**< 0: 30 s */
+    unsigned timeout_ms;            /**< 0: the per-stage defaults of RFC 5321 4.5.3.2 */
     smtpkit_session_config session; /**< helo_name NULL: the host's name */
+    smtpkit_reply *accepted;        /**< optional out: the server's reply to the message, such
+                                         as "250 2.0.0 Ok: queued as 4Xk2" (code 0 if none) */
 } smtpkit_client_options;
 
 /**
  * Sends one message read from @p msg. Returns SMTPKIT_OK when the server accepted it, or the
- * failure class with @p err filled in (stage, reply, one-line message).
+ * failure class with @p err filled in (stage, reply, one-line message naming host:port when
+ * the failure is the connection's). The trust anchors are loaded before connecting, so a bad
+ * anchor or key file fails with SMTPKIT_E_USAGE and stage SMTPKIT_STAGE_NONE without any
+ * network traffic. An unresolvable host fails with SMTPKIT_E_CONNECT and stage
+ * SMTPKIT_STAGE_NONE (see smtpkit_net_connect()). Per-stage timeouts (without timeout_ms):
+ * greeting, EHLO, STARTTLS, TLS handshake, AUTH, MAIL, RCPT and QUIT 5 min, DATA 2 min, each
+ * block of the message 3 min, the reply to the final dot 10 min.
  */
 SMTPKIT_MUST_CHECK smtpkit_status smtpkit_client_send(const smtpkit_client_options *opt,
                                                       const smtpkit_envelope *env,

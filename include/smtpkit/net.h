@@ -16,15 +16,18 @@ extern "C" {
 
 /** What a non-blocking call waits for before it can go on. */
 typedef enum smtpkit_io {
-    SMTPKIT_IO_DONE = 0,   /**< the call made progress or finished */
-    SMTPKIT_IO_WANT_READ,  /**< call again when the socket is readable */
-    SMTPKIT_IO_WANT_WRITE  /**< call again when the socket is writable */
+    SMTPKIT_IO_DONE = 0,  /**< the call made progress or finished */
+    SMTPKIT_IO_WANT_READ, /**< call again when the socket is readable */
+    SMTPKIT_IO_WANT_WRITE /**< call again when the socket is writable */
 } smtpkit_io;
 
 /**
  * Resolves @p host (getaddrinfo, IPv4 and IPv6) and connects to the first address that
  * answers within @p timeout_ms each. The socket is left non-blocking with TCP_NODELAY.
- * Returns SMTPKIT_E_CONNECT (resolution, refused, unreachable) or SMTPKIT_E_TIMEOUT.
+ * Returns SMTPKIT_E_CONNECT (resolution, refused, unreachable) or SMTPKIT_E_TIMEOUT; the
+ * message names host:port. A name that cannot be resolved fails with stage
+ * SMTPKIT_STAGE_NONE (no address was tried), every other failure with SMTPKIT_STAGE_CONNECT,
+ * so that callers can tell "no such host" from "host did not answer".
  */
 SMTPKIT_MUST_CHECK smtpkit_status smtpkit_net_connect(const char *host, uint16_t port,
                                                       unsigned timeout_ms, int *fd,
@@ -35,9 +38,8 @@ SMTPKIT_MUST_CHECK smtpkit_status smtpkit_net_wait(int fd, smtpkit_io want, unsi
                                                    smtpkit_error *err);
 
 /** Reads what is there; *@p got = 0 with *@p want = DONE means the peer closed. */
-SMTPKIT_MUST_CHECK smtpkit_status smtpkit_net_read(int fd, uint8_t *buf, size_t size,
-                                                   size_t *got, smtpkit_io *want,
-                                                   smtpkit_error *err);
+SMTPKIT_MUST_CHECK smtpkit_status smtpkit_net_read(int fd, uint8_t *buf, size_t size, size_t *got,
+                                                   smtpkit_io *want, smtpkit_error *err);
 
 /** Writes what fits now (never raises SIGPIPE); *@p put receives the count. */
 SMTPKIT_MUST_CHECK smtpkit_status smtpkit_net_write(int fd, const uint8_t *buf, size_t len,

@@ -39,7 +39,8 @@ typedef struct smtpkit_reply {
 typedef struct smtpkit_reply_parser {
     char line[SMTPKIT_REPLY_LINE_MAX + 1]; /* current line, without CRLF, NUL-terminated */
     size_t line_len;
-    bool overflow;
+    bool line_complete; /* line[] holds a finished line; the next byte starts a new one */
+    bool overflow;      /* the current line went past SMTPKIT_REPLY_LINE_MAX */
     smtpkit_reply reply; /* the reply being assembled, valid after SMTPKIT_REPLY_DONE */
     size_t text_len;
     const char *error; /* static string naming the fault after SMTPKIT_REPLY_ERROR */

@@ -19,12 +19,12 @@ extern "C" {
 
 /** Where the trust anchors come from. With none set, the system bundle is used. */
 typedef struct smtpkit_trust {
-    const char *ca_file;             /**< PEM or DER file with one or more CA certificates */
-    const char *ca_dir;              /**< directory of PEM/DER CA certificates */
-    const unsigned char *ca_mem;     /**< PEM (NUL included in the length) or DER bytes */
+    const char *ca_file;         /**< PEM or DER file with one or more CA certificates */
+    const char *ca_dir;          /**< directory of PEM/DER CA certificates */
+    const unsigned char *ca_mem; /**< PEM (NUL included in the length) or DER bytes */
     size_t ca_mem_len;
-    const char *client_cert_file;    /**< optional client certificate (PEM or DER) */
-    const char *client_key_file;     /**< its private key */
+    const char *client_cert_file; /**< optional client certificate (PEM or DER) */
+    const char *client_key_file;  /**< its private key */
 } smtpkit_trust;
 
 /** Default location of the system CA bundle (Debian's ca-certificates). */
@@ -66,6 +66,12 @@ SMTPKIT_MUST_CHECK smtpkit_status smtpkit_tls_write(smtpkit_tls *tls, const uint
 
 /** Sends close_notify, best effort, without waiting. */
 void smtpkit_tls_close_notify(smtpkit_tls *tls);
+
+/**
+ * After the handshake, writes the protocol version and cipher suite, such as
+ * "TLSv1.2, TLS-ECDHE-RSA-WITH-AES-256-GCM-SHA384", into @p out (NUL-terminated, cut to fit).
+ */
+void smtpkit_tls_describe(const smtpkit_tls *tls, char *out, size_t size);
 
 #ifdef __cplusplus
 }

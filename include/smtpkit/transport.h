@@ -1,8 +1,8 @@
 /*
  * smtpkit/transport.h - the transport port: how the blocking client moves bytes.
  *
- * The host layer supplies one over POSIX sockets and Mbed TLS (smtpkit_posix_transport in
- * smtpkit/client.h); a firmware supplies its own over its TCP stack and TLS library. Every
+ * The host layer supplies one over POSIX sockets and Mbed TLS inside smtpkit_client_send()
+ * (smtpkit/client.h); a firmware supplies its own over its TCP stack and TLS library. Every
  * callback blocks up to the port's own timeout and reports failures in @p err.
  */
 #ifndef SMTPKIT_TRANSPORT_H
@@ -21,8 +21,7 @@ extern "C" {
 typedef struct smtpkit_transport {
     void *ctx;
     /** Reads at most @p size bytes; *@p got = 0 with SMTPKIT_OK means the peer closed. */
-    smtpkit_status (*read)(void *ctx, uint8_t *buf, size_t size, size_t *got,
-                           smtpkit_error *err);
+    smtpkit_status (*read)(void *ctx, uint8_t *buf, size_t size, size_t *got, smtpkit_error *err);
     /** Writes all @p len bytes or fails. */
     smtpkit_status (*write)(void *ctx, const uint8_t *buf, size_t len, smtpkit_error *err);
     /** Performs the TLS handshake, with certificate and host name verification. */
@@ -34,8 +33,7 @@ typedef struct smtpkit_transport {
 /** Reads the message to send: *@p got = 0 with SMTPKIT_OK means the end of the message. */
 typedef struct smtpkit_message_source {
     void *ctx;
-    smtpkit_status (*read)(void *ctx, uint8_t *buf, size_t size, size_t *got,
-                           smtpkit_error *err);
+    smtpkit_status (*read)(void *ctx, uint8_t *buf, size_t size, size_t *got, smtpkit_error *err);
 } smtpkit_message_source;
 
 /** A message source over a buffer in memory; @p cursor is the source's state. */
@@ -55,12 +53,9 @@ void smtpkit_buffer_source_init(smtpkit_buffer_source *state, smtpkit_message_so
  * and the server's reply. A message accepted by the server counts as sent even when QUIT then
  * fails.
  */
-SMTPKIT_MUST_CHECK smtpkit_status smtpkit_transport_send(const smtpkit_transport *t,
-                                                         const smtpkit_session_config *config,
-                                                         const smtpkit_envelope *env,
-                                                         const smtpkit_message_source *msg,
-                                                         uint8_t *out, size_t out_size,
-                                                         smtpkit_error *err);
+SMTPKIT_MUST_CHECK smtpkit_status smtpkit_transport_send(
+    const smtpkit_transport *t, const smtpkit_session_config *config, const smtpkit_envelope *env,
+    const smtpkit_message_source *msg, uint8_t *out, size_t out_size, smtpkit_error *err);
 
 #ifdef __cplusplus
 }

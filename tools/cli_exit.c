@@ -1,0 +1,114 @@
+/*
+ * cli_exit.c - from a failure to an exit code, and the one line that tells the user.
+ *
+ * Every message the command prints goes through cli_print_line(), which replaces control
+ * bytes: a server's text or a file name must not be able to move the cursor or forge a line.
+ */
+#include "cli_exit.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+/* The class decides the code, except where the server's reply is more telling (below). */
+static const struct {
+    smtpkit_status status;
+    int code;
+} exit_table[] = {
+    {SMTPKIT_OK, CLI_EXIT_OK},
+    {SMTPKIT_E_USAGE, CLI_EXIT_USAGE},
+    {SMTPKIT_E_CONNECT, CLI_EXIT_TEMPFAIL},
+    {SMTPKIT_E_TLS, CLI_EXIT_NOPERM},
+    {SMTPKIT_E_CERT, CLI_EXIT_NOPERM},
+    {SMTPKIT_E_PROTOCOL, CLI_EXIT_PROTOCOL},
+    {SMTPKIT_E_AUTH, CLI_EXIT_NOPERM},
+    {SMTPKIT_E_TEMPORARY, CLI_EXIT_TEMPFAIL},
+    {SMTPKIT_E_PERMANENT, CLI_EXIT_UNAVAILABLE},
+    {SMTPKIT_E_IO, CLI_EXIT_IOERR},
+    {SMTPKIT_E_TIMEOUT, CLI_EXIT_TEMPFAIL},
+    {SMTPKIT_E_BUFFER, CLI_EXIT_SOFTWARE},
+    {SMTPKIT_E_STATE, CLI_EXIT_SOFTWARE},
+    {SMTPKIT_E_INTERNAL, CLI_EXIT_SOFTWARE},
+};
+
+int cli_exit_code(const smtpkit_error *err)
+{
+    size_t i;
+
+    /* smtpkit_net_connect(): no address was tried because the name did not resolve. */
+    if (err->status == SMTPKIT_E_CONNECT && err->stage == SMTPKIT_STAGE_NONE) {
+        return CLI_EXIT_NOHOST;
+    }
+    /* TLS and protocol failures keep their code even when a reply came with them (a 454 to
+     * STARTTLS is still "no TLS"); otherwise the reply's first digit decides, so that a 535
+     * to AUTH is a permanent failure and a 454 to AUTH a temporary one. */
+    if (err->status != SMTPKIT_E_TLS && err->status != SMTPKIT_E_CERT &&
+        err->status != SMTPKIT_E_PROTOCOL && err->status != SMTPKIT_OK) {
+        if (err->reply_code >= 500 && err->reply_code <= 599) {
+            return CLI_EXIT_UNAVAILABLE;
+        }
+        if (err->reply_code >= 400 && err->reply_code <= 499) {
+            return CLI_EXIT_TEMPFAIL;
+        }
+    }
+    for (i = 0; i < sizeof exit_table / sizeof exit_table[0]; i++) {
+        if (exit_table[i].status == err->status) {
+            return exit_table[i].code;
+        }
+    }
+    return CLI_EXIT_SOFTWARE;
+}
+
+void cli_print_line(const char *prefix, const char *text, size_t len)
+{
+    size_t i;
+
+    fputs("smtpkit: ", stderr);
+    fputs(prefix, stderr);
+    for (i = 0; i < len && text[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)text[i];
+
+        fputc(c < 0x20 || c == 0x7f ? '?' : c, stderr);
+    }
+    fputc('\n', stderr);
+}
+
+static void print_formatted(const char *prefix, const char *format, va_list args) CLI_PRINTF(2, 0);
+
+static void print_formatted(const char *prefix, const char *format, va_list args)
+{
+    char line[1024];
+    int len = vsnprintf(line, sizeof line, format, args);
+
+    if (len < 0) {
+        len = 0;
+    }
+    cli_print_line(prefix, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
+}
+
+int cli_fail(int code, const char *format, ...)
+{
+    va_list args;
+
+    va_start(args, format);
+    print_formatted("", format, args);
+    va_end(args);
+    return code;
+}
+
+void cli_warn(const char *format, ...)
+{
+    va_list args;
+
+    va_start(args, format);
+    print_formatted("warning: ", format, args);
+    va_end(args);
+}
+
+int cli_fail_error(const smtpkit_error *err)
+{
+    char line[SMTPKIT_ERROR_MESSAGE_MAX + SMTPKIT_ERROR_TEXT_MAX + 64];
+    size_t len = smtpkit_error_format(err, line, sizeof line);
+
+    cli_print_line("", line, len < sizeof line ? len : sizeof line - 1);
+    return cli_exit_code(err);
+}

@@ -1,0 +1,48 @@
+/*
+ * cli_exit.h - exit codes of the smtpkit command and its one-line messages on stderr.
+ *
+ * The codes are those of sysexits.h, as msmtp and sendmail use them, defined here because
+ * sysexits.h is not part of POSIX. cli_exit_code() is the only place that maps a failure of
+ * the library to a code.
+ */
+#ifndef SMTPKIT_CLI_EXIT_H
+#define SMTPKIT_CLI_EXIT_H
+
+#include "smtpkit/error.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CLI_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define CLI_PRINTF(fmt, args)
+#endif
+
+enum cli_exit {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_USAGE = 64,       /* EX_USAGE: bad arguments or addresses */
+    CLI_EXIT_NOINPUT = 66,     /* EX_NOINPUT: a file given cannot be read */
+    CLI_EXIT_NOHOST = 68,      /* EX_NOHOST: the server's name cannot be resolved */
+    CLI_EXIT_UNAVAILABLE = 69, /* EX_UNAVAILABLE: permanent failure (5xx) */
+    CLI_EXIT_SOFTWARE = 70,    /* EX_SOFTWARE: internal error */
+    CLI_EXIT_IOERR = 74,       /* EX_IOERR: connection lost, I/O error */
+    CLI_EXIT_TEMPFAIL = 75,    /* EX_TEMPFAIL: 4xx, connection refused, timeout */
+    CLI_EXIT_PROTOCOL = 76,    /* EX_PROTOCOL: the server broke the protocol */
+    CLI_EXIT_NOPERM = 77,      /* EX_NOPERM: TLS, certificate, or credentials refused */
+    CLI_EXIT_CONFIG = 78       /* EX_CONFIG: configuration file error */
+};
+
+/** The exit code for a failure of the library (CLI_EXIT_OK for SMTPKIT_OK). */
+int cli_exit_code(const smtpkit_error *err);
+
+/** Prints "smtpkit: <message>" on stderr (control bytes shown as '?'); returns @p code. */
+CLI_PRINTF(2, 3) int cli_fail(int code, const char *format, ...);
+
+/** Prints "smtpkit: <smtpkit_error_format()>" and returns cli_exit_code(@p err). */
+int cli_fail_error(const smtpkit_error *err);
+
+/** Prints "smtpkit: warning: <message>" on stderr. */
+CLI_PRINTF(1, 2) void cli_warn(const char *format, ...);
+
+/** Prints "smtpkit: <text>" on stderr, control bytes shown as '?'. */
+void cli_print_line(const char *prefix, const char *text, size_t len);
+
+#endif

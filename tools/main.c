@@ -1,0 +1,45 @@
+/*
+ * main.c - the smtpkit command: dispatches to its commands and answers --help and --version.
+ *
+ * "send" is the one command for now. It is also the default when the first argument is an
+ * option ("smtpkit --server ... --to ..."), as msmtp users expect; a later command (cert,
+ * queue) is a word, so it cannot be confused with an option and changes nothing here.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <mbedtls/version.h>
+
+#include "cli_exit.h"
+#include "cli_options.h"
+#include "cli_send.h"
+
+#ifndef SMTPKIT_VERSION
+#define SMTPKIT_VERSION "unknown"
+#endif
+
+int main(int argc, char **argv)
+{
+    const char *command = argc > 1 ? argv[1] : NULL;
+
+    if (command == NULL) {
+        return cli_fail(CLI_EXIT_USAGE, "no command given; see 'smtpkit --help'");
+    }
+    if (strcmp(command, "send") == 0) {
+        return cli_send_main(argc - 1, argv + 1);
+    }
+    if (strcmp(command, "--help") == 0 || strcmp(command, "-h") == 0 ||
+        strcmp(command, "help") == 0) {
+        cli_options_help(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(command, "--version") == 0 || strcmp(command, "-V") == 0) {
+        printf("smtpkit %s (built with Mbed TLS %s)\n", SMTPKIT_VERSION, MBEDTLS_VERSION_STRING);
+        return CLI_EXIT_OK;
+    }
+    if (command[0] == '-') {
+        argv[0] = "send"; /* options without a command: send, which names a bad option */
+        return cli_send_main(argc, argv);
+    }
+    return cli_fail(CLI_EXIT_USAGE, "unknown command '%s'; see 'smtpkit --help'", command);
+}
