@@ -38,15 +38,16 @@
 
 /* Parsing a private key takes an RNG (for blinding) since 3.0. */
 #if MBEDTLS_VERSION_MAJOR >= 3
-#define SMTPKIT_PK_PARSE_KEYFILE(pk, path, password, f_rng, p_rng)                                \
+#define SMTPKIT_PK_PARSE_KEYFILE(pk, path, password, f_rng, p_rng)                                 \
     mbedtls_pk_parse_keyfile((pk), (path), (password), (f_rng), (p_rng))
-#define SMTPKIT_PK_PARSE_KEY(pk, key, keylen, password, pwdlen, f_rng, p_rng)                     \
+#define SMTPKIT_PK_PARSE_KEY(pk, key, keylen, password, pwdlen, f_rng, p_rng)                      \
     mbedtls_pk_parse_key((pk), (key), (keylen), (password), (pwdlen), (f_rng), (p_rng))
 #else
-#define SMTPKIT_PK_PARSE_KEYFILE(pk, path, password, f_rng, p_rng)                                \
+#define SMTPKIT_PK_PARSE_KEYFILE(pk, path, password, f_rng, p_rng)                                 \
     ((void)(f_rng), (void)(p_rng), mbedtls_pk_parse_keyfile((pk), (path), (password)))
-#define SMTPKIT_PK_PARSE_KEY(pk, key, keylen, password, pwdlen, f_rng, p_rng)                     \
-    ((void)(f_rng), (void)(p_rng), mbedtls_pk_parse_key((pk), (key), (keylen), (password), (pwdlen)))
+#define SMTPKIT_PK_PARSE_KEY(pk, key, keylen, password, pwdlen, f_rng, p_rng)                      \
+    ((void)(f_rng), (void)(p_rng),                                                                 \
+     mbedtls_pk_parse_key((pk), (key), (keylen), (password), (pwdlen)))
 #endif
 
 /* The lowest protocol version is set by an enum since 3.2 (major/minor pairs before). */

@@ -24,19 +24,19 @@ extern "C" {
 /** Failure classes. 0 is success; every other value is a failure. */
 typedef enum smtpkit_status {
     SMTPKIT_OK = 0,
-    SMTPKIT_E_USAGE,      /**< bad argument, address, header or configuration */
-    SMTPKIT_E_CONNECT,    /**< name resolution or TCP connect failed */
-    SMTPKIT_E_TLS,        /**< TLS handshake or record layer failed, or TLS not offered */
-    SMTPKIT_E_CERT,       /**< server certificate did not verify (chain or host name) */
-    SMTPKIT_E_PROTOCOL,   /**< the server broke the SMTP grammar (bad reply, too long, ...) */
-    SMTPKIT_E_AUTH,       /**< authentication refused or no usable mechanism */
-    SMTPKIT_E_TEMPORARY,  /**< the server answered 4xx: a later retry may succeed */
-    SMTPKIT_E_PERMANENT,  /**< the server answered 5xx: a retry will not help */
-    SMTPKIT_E_IO,         /**< read or write failed, or the server closed the connection */
-    SMTPKIT_E_TIMEOUT,    /**< the server did not answer within the configured time */
-    SMTPKIT_E_BUFFER,     /**< a caller-provided buffer is too small */
-    SMTPKIT_E_STATE,      /**< an API call that does not fit the session's current state */
-    SMTPKIT_E_INTERNAL    /**< a library or system failure (out of memory, RNG failure) */
+    SMTPKIT_E_USAGE,     /**< bad argument, address, header or configuration */
+    SMTPKIT_E_CONNECT,   /**< name resolution or TCP connect failed */
+    SMTPKIT_E_TLS,       /**< TLS handshake or record layer failed, or TLS not offered */
+    SMTPKIT_E_CERT,      /**< server certificate did not verify (chain or host name) */
+    SMTPKIT_E_PROTOCOL,  /**< the server broke the SMTP grammar (bad reply, too long, ...) */
+    SMTPKIT_E_AUTH,      /**< authentication refused or no usable mechanism */
+    SMTPKIT_E_TEMPORARY, /**< the server answered 4xx: a later retry may succeed */
+    SMTPKIT_E_PERMANENT, /**< the server answered 5xx: a retry will not help */
+    SMTPKIT_E_IO,        /**< read or write failed, or the server closed the connection */
+    SMTPKIT_E_TIMEOUT,   /**< the server did not answer within the configured time */
+    SMTPKIT_E_BUFFER,    /**< a caller-provided buffer is too small */
+    SMTPKIT_E_STATE,     /**< an API call that does not fit the session's current state */
+    SMTPKIT_E_INTERNAL   /**< a library or system failure (out of memory, RNG failure) */
 } smtpkit_status;
 
 /** Where in a session a failure happened. */
@@ -65,8 +65,8 @@ typedef enum smtpkit_stage {
 typedef struct smtpkit_error {
     smtpkit_status status;
     smtpkit_stage stage;
-    uint16_t reply_code;  /**< 0 when no reply was involved */
-    char enhanced[16];    /**< RFC 3463 code such as "5.7.8", or "" */
+    uint16_t reply_code;                     /**< 0 when no reply was involved */
+    char enhanced[16];                       /**< RFC 3463 code such as "5.7.8", or "" */
     char text[SMTPKIT_ERROR_TEXT_MAX];       /**< server text, control bytes replaced */
     char message[SMTPKIT_ERROR_MESSAGE_MAX]; /**< what smtpkit says happened */
 } smtpkit_error;

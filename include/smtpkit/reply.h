@@ -29,9 +29,9 @@ typedef enum smtpkit_reply_result {
 
 /** A complete reply, as far as smtpkit keeps it. */
 typedef struct smtpkit_reply {
-    uint16_t code;                    /**< 200..599 */
-    char enhanced[16];                /**< "x.y.z" from RFC 3463 when present, else "" */
-    uint16_t line_count;              /**< number of lines in the reply */
+    uint16_t code;                     /**< 200..599 */
+    char enhanced[16];                 /**< "x.y.z" from RFC 3463 when present, else "" */
+    uint16_t line_count;               /**< number of lines in the reply */
     char text[SMTPKIT_ERROR_TEXT_MAX]; /**< the lines' texts joined by " ", cut to fit */
 } smtpkit_reply;
 
@@ -39,8 +39,8 @@ typedef struct smtpkit_reply {
 typedef struct smtpkit_reply_parser {
     char line[SMTPKIT_REPLY_LINE_MAX + 1]; /* current line, without CRLF, NUL-terminated */
     size_t line_len;
-    bool line_complete; /* line[] holds a finished line; the next byte starts a new one */
-    bool overflow;      /* the current line went past SMTPKIT_REPLY_LINE_MAX */
+    bool line_complete;  /* line[] holds a finished line; the next byte starts a new one */
+    bool overflow;       /* the current line went past SMTPKIT_REPLY_LINE_MAX */
     smtpkit_reply reply; /* the reply being assembled, valid after SMTPKIT_REPLY_DONE */
     size_t text_len;
     const char *error; /* static string naming the fault after SMTPKIT_REPLY_ERROR */

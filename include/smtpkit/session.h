@@ -74,12 +74,11 @@ typedef enum smtpkit_trace_kind {
 } smtpkit_trace_kind;
 
 /** Trace sink. @p text is not NUL-terminated and never holds a secret. */
-typedef void (*smtpkit_trace_fn)(void *ctx, smtpkit_trace_kind kind, const char *text,
-                                 size_t len);
+typedef void (*smtpkit_trace_fn)(void *ctx, smtpkit_trace_kind kind, const char *text, size_t len);
 
 /** Settings of a session; the strings must outlive the session. */
 typedef struct smtpkit_session_config {
-    const char *helo_name;     /**< EHLO/HELO argument (a domain or address literal) */
+    const char *helo_name; /**< EHLO/HELO argument (a domain or address literal) */
     smtpkit_tls_mode tls_mode;
     const char *user;          /**< NULL: no AUTH */
     const char *secret;        /**< password, or bearer token for the OAuth mechanisms */
@@ -95,17 +94,17 @@ typedef struct smtpkit_session_config {
 
 /** Outcome for one recipient of a message. */
 typedef struct smtpkit_rcpt_result {
-    uint16_t code;                 /**< the RCPT TO reply code, 0 if not tried */
+    uint16_t code; /**< the RCPT TO reply code, 0 if not tried */
     char enhanced[16];
     char text[SMTPKIT_ERROR_TEXT_MAX];
 } smtpkit_rcpt_result;
 
 /** The envelope of one message. */
 typedef struct smtpkit_envelope {
-    const char *mail_from;      /**< reverse path, "" for the null sender */
-    const char *const *rcpt;    /**< forward paths: To, Cc and Bcc together */
+    const char *mail_from;   /**< reverse path, "" for the null sender */
+    const char *const *rcpt; /**< forward paths: To, Cc and Bcc together */
     size_t rcpt_count;
-    size_t size_hint;           /**< message size for SIZE= (RFC 1870), 0 if unknown */
+    size_t size_hint;             /**< message size for SIZE= (RFC 1870), 0 if unknown */
     smtpkit_rcpt_result *results; /**< rcpt_count entries to fill, or NULL */
 } smtpkit_envelope;
 
@@ -141,9 +140,9 @@ typedef struct smtpkit_session {
     unsigned caps;
     smtpkit_mech_set mechs;
     unsigned long size_max;
-    uint16_t pending;   /* commands queued or sent whose reply has not arrived */
-    size_t rcpt_next;   /* next recipient to send */
-    size_t rcpt_done;   /* recipients whose reply arrived */
+    uint16_t pending; /* commands queued or sent whose reply has not arrived */
+    size_t rcpt_next; /* next recipient to send */
+    size_t rcpt_done; /* recipients whose reply arrived */
     size_t rcpt_ok;
     bool tls_active;
     bool sent_flag;
@@ -164,7 +163,14 @@ SMTPKIT_MUST_CHECK smtpkit_status smtpkit_session_init(smtpkit_session *s,
                                                        const smtpkit_session_config *config,
                                                        uint8_t *out, size_t out_size);
 
-/** What the caller must do next. Stays SMTPKIT_EV_FAILED or _DONE once there. */
+/**
+ * What the caller must do next. SMTPKIT_EV_SENT is returned once (the call moves the session
+ * to READY). SMTPKIT_EV_DONE and SMTPKIT_EV_FAILED stay once there, with one exception: after a
+ * failure that came with a complete server reply (a 4xx/5xx), or a refusal of smtpkit while
+ * the server waits for a command (no STARTTLS offered, no usable AUTH mechanism, a refused
+ * envelope), smtpkit_session_quit() may queue QUIT; next() then gives WRITE, READ for the
+ * reply, and FAILED again, with the first error kept.
+ */
 smtpkit_event smtpkit_session_next(smtpkit_session *s);
 
 /** The bytes waiting to be written; *@p len receives their count (0 if none). */
@@ -175,8 +181,9 @@ void smtpkit_session_written(smtpkit_session *s, size_t n);
 
 /**
  * Feeds bytes read from the server. All @p len bytes are consumed. Bytes that arrive when no
- * reply is expected are a protocol error, except right after the 220 to STARTTLS, where any
- * plaintext that follows is discarded unread (RFC 3207 section 6, command injection).
+ * reply is expected, or before the command they would answer has been written, are a protocol
+ * error, except right after the 220 to STARTTLS, where any plaintext that follows is discarded
+ * unread (RFC 3207 section 6, command injection).
  * Returns the session's status (SMTPKIT_OK or the failure it ended in).
  */
 smtpkit_status smtpkit_session_feed(smtpkit_session *s, const uint8_t *data, size_t len);
@@ -187,13 +194,19 @@ smtpkit_status smtpkit_session_eof(smtpkit_session *s);
 /** Tells the session that the TLS handshake succeeded; it sends EHLO again. */
 smtpkit_status smtpkit_session_tls_started(smtpkit_session *s);
 
-/** Marks the session failed by the caller (I/O error, timeout, TLS failure). */
+/**
+ * Marks the session failed by the caller (I/O error, timeout, TLS failure); a stage of
+ * SMTPKIT_STAGE_NONE in @p err is replaced by the current one. No QUIT can follow. A session that
+ * has already failed keeps its first error.
+ */
 void smtpkit_session_fail(smtpkit_session *s, const smtpkit_error *err);
 
 /**
  * Starts a mail transaction at SMTPKIT_EV_READY. The envelope must outlive the transaction.
- * Returns SMTPKIT_E_USAGE for an address with CR, LF, control bytes or no recipient, and
- * SMTPKIT_E_PERMANENT when size_hint exceeds the server's SIZE.
+ * Returns SMTPKIT_E_USAGE for an address with CR, LF, control bytes, a space, '<' or '>' or no
+ * recipient, SMTPKIT_E_PERMANENT when size_hint exceeds the server's SIZE, and SMTPKIT_E_STATE
+ * outside READY (the session is then left as it was). A refused envelope sends nothing and
+ * fails the session (SMTPKIT_EV_FAILED, stage SMTPKIT_STAGE_MAIL); QUIT may still follow.
  */
 SMTPKIT_MUST_CHECK smtpkit_status smtpkit_session_mail(smtpkit_session *s,
                                                        const smtpkit_envelope *envelope);
@@ -208,7 +221,11 @@ size_t smtpkit_session_body(smtpkit_session *s, const uint8_t *data, size_t len)
 /** Ends the message ("CRLF.CRLF"). SMTPKIT_E_BUFFER if the output is too full: write first. */
 SMTPKIT_MUST_CHECK smtpkit_status smtpkit_session_body_end(smtpkit_session *s);
 
-/** Queues QUIT at SMTPKIT_EV_READY (or after a failure reply, to leave politely). */
+/**
+ * Queues QUIT at SMTPKIT_EV_READY, or after a failure that came with a server reply, to leave
+ * politely (see smtpkit_session_next()). SMTPKIT_E_STATE otherwise (after EOF, an I/O or
+ * protocol error, or a second time).
+ */
 smtpkit_status smtpkit_session_quit(smtpkit_session *s);
 
 /** The failure after SMTPKIT_EV_FAILED. */

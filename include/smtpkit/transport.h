@@ -50,8 +50,11 @@ void smtpkit_buffer_source_init(smtpkit_buffer_source *state, smtpkit_message_so
 /**
  * Runs a whole session over @p t: greeting, EHLO, STARTTLS (per the config), AUTH, one message
  * from @p msg, QUIT. @p out is the session's output buffer. On failure @p err says what, where
- * and the server's reply. A message accepted by the server counts as sent even when QUIT then
- * fails.
+ * and the server's reply; after a failure that came with a server reply, QUIT is still sent
+ * (best effort) and the first failure is the one reported. A message accepted by the server
+ * counts as sent (SMTPKIT_OK) even when QUIT or the close then fails. With
+ * SMTPKIT_TLS_IMPLICIT, @p t must already run over TLS: start_tls is only called for STARTTLS
+ * (and may be NULL otherwise). set_stage may be NULL.
  */
 SMTPKIT_MUST_CHECK smtpkit_status smtpkit_transport_send(
     const smtpkit_transport *t, const smtpkit_session_config *config, const smtpkit_envelope *env,

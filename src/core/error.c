@@ -30,18 +30,12 @@ static const char *const status_names[] = {
 };
 
 static const char *const stage_names[] = {
-    [SMTPKIT_STAGE_NONE] = "session",
-    [SMTPKIT_STAGE_CONNECT] = "connect",
-    [SMTPKIT_STAGE_GREETING] = "greeting",
-    [SMTPKIT_STAGE_EHLO] = "EHLO",
-    [SMTPKIT_STAGE_HELO] = "HELO",
-    [SMTPKIT_STAGE_STARTTLS] = "STARTTLS",
-    [SMTPKIT_STAGE_TLS] = "TLS handshake",
-    [SMTPKIT_STAGE_AUTH] = "AUTH",
-    [SMTPKIT_STAGE_MAIL] = "MAIL FROM",
-    [SMTPKIT_STAGE_RCPT] = "RCPT TO",
-    [SMTPKIT_STAGE_DATA] = "DATA",
-    [SMTPKIT_STAGE_BODY] = "message body",
+    [SMTPKIT_STAGE_NONE] = "session",      [SMTPKIT_STAGE_CONNECT] = "connect",
+    [SMTPKIT_STAGE_GREETING] = "greeting", [SMTPKIT_STAGE_EHLO] = "EHLO",
+    [SMTPKIT_STAGE_HELO] = "HELO",         [SMTPKIT_STAGE_STARTTLS] = "STARTTLS",
+    [SMTPKIT_STAGE_TLS] = "TLS handshake", [SMTPKIT_STAGE_AUTH] = "AUTH",
+    [SMTPKIT_STAGE_MAIL] = "MAIL FROM",    [SMTPKIT_STAGE_RCPT] = "RCPT TO",
+    [SMTPKIT_STAGE_DATA] = "DATA",         [SMTPKIT_STAGE_BODY] = "message body",
     [SMTPKIT_STAGE_QUIT] = "QUIT",
 };
 

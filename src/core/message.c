@@ -187,8 +187,8 @@ static void fold_before(writer *w, size_t len)
 
 static bool is_atext_or_space(uint8_t c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == ' ' || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ' ' ||
+           (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
 static bool has_8bit(const char *text, size_t len)
@@ -379,10 +379,10 @@ static smtpkit_status put_subject(writer *w, const char *subject, smtpkit_error 
 
 static bool date_ok(const smtpkit_datetime *d)
 {
-    return d->year >= 1900 && d->year <= 9999 && d->month >= 1 && d->month <= 12 &&
-           d->day >= 1 && d->day <= 31 && d->hour >= 0 && d->hour <= 23 && d->minute >= 0 &&
-           d->minute <= 59 && d->second >= 0 && d->second <= 60 && d->weekday >= 0 &&
-           d->weekday <= 6 && d->utc_offset_minutes > -24 * 60 && d->utc_offset_minutes < 24 * 60;
+    return d->year >= 1900 && d->year <= 9999 && d->month >= 1 && d->month <= 12 && d->day >= 1 &&
+           d->day <= 31 && d->hour >= 0 && d->hour <= 23 && d->minute >= 0 && d->minute <= 59 &&
+           d->second >= 0 && d->second <= 60 && d->weekday >= 0 && d->weekday <= 6 &&
+           d->utc_offset_minutes > -24 * 60 && d->utc_offset_minutes < 24 * 60;
 }
 
 /* RFC 5322 section 3.3: "Fri, 04 Dec 2026 07:49:48 +0100". */
@@ -426,8 +426,7 @@ static smtpkit_status put_message_id(writer *w, const char *id, smtpkit_error *e
     }
     len = smtpkit_strnlen(id, LINE_HARD_MAX);
     if (len < 5 || id[0] != '<' || id[len - 1] != '>' || memchr(id, '@', len) == NULL ||
-        memchr(id, ' ', len) != NULL || smtpkit_has_control(id, len) ||
-        len + 12 > LINE_HARD_MAX) {
+        memchr(id, ' ', len) != NULL || smtpkit_has_control(id, len) || len + 12 > LINE_HARD_MAX) {
         return refuse(err, "Message-ID must look like <left@right>");
     }
     put_str(w, "Message-ID: ");
@@ -492,8 +491,8 @@ smtpkit_status smtpkit_message_write_headers(const smtpkit_message_headers *h, c
     return SMTPKIT_OK;
 }
 
-smtpkit_status smtpkit_message_make_id(const uint8_t *random, size_t random_len,
-                                       const char *domain, char *out, size_t size)
+smtpkit_status smtpkit_message_make_id(const uint8_t *random, size_t random_len, const char *domain,
+                                       char *out, size_t size)
 {
     static const char hex[] = "0123456789abcdef";
     size_t domain_len = domain != NULL ? smtpkit_strnlen(domain, 256) : 0;

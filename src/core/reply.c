@@ -38,7 +38,8 @@ static smtpkit_reply_result fail(smtpkit_reply_parser *p, const char *why)
  * SMTPKIT_REPLY_LINE_MAX long goes into the slot kept for the NUL and is dropped at the LF. */
 static bool store_byte(smtpkit_reply_parser *p, uint8_t c)
 {
-    if (p->line_len < SMTPKIT_REPLY_LINE_MAX || (p->line_len == SMTPKIT_REPLY_LINE_MAX && c == '\r')) {
+    if (p->line_len < SMTPKIT_REPLY_LINE_MAX ||
+        (p->line_len == SMTPKIT_REPLY_LINE_MAX && c == '\r')) {
         p->line[p->line_len++] = (char)c;
         return true;
     }

@@ -21,12 +21,9 @@
 #include "core/text.h"
 
 static const char *const mech_names[] = {
-    [SMTPKIT_AUTH_AUTO] = "AUTO",
-    [SMTPKIT_AUTH_PLAIN] = "PLAIN",
-    [SMTPKIT_AUTH_LOGIN] = "LOGIN",
-    [SMTPKIT_AUTH_CRAM_MD5] = "CRAM-MD5",
-    [SMTPKIT_AUTH_XOAUTH2] = "XOAUTH2",
-    [SMTPKIT_AUTH_OAUTHBEARER] = "OAUTHBEARER",
+    [SMTPKIT_AUTH_AUTO] = "AUTO",       [SMTPKIT_AUTH_PLAIN] = "PLAIN",
+    [SMTPKIT_AUTH_LOGIN] = "LOGIN",     [SMTPKIT_AUTH_CRAM_MD5] = "CRAM-MD5",
+    [SMTPKIT_AUTH_XOAUTH2] = "XOAUTH2", [SMTPKIT_AUTH_OAUTHBEARER] = "OAUTHBEARER",
 };
 
 #define MECH_COUNT (sizeof mech_names / sizeof mech_names[0])
@@ -256,7 +253,8 @@ smtpkit_status smtpkit_sasl_xoauth2(const char *user, const char *token, char *o
     b64_begin(&w, out, size);
     b64_put_str(&w, "user=");
     b64_put_str(&w, user);
-    b64_put_str(&w, "\x01" "auth=Bearer ");
+    b64_put_str(&w, "\x01"
+                    "auth=Bearer ");
     b64_put_str(&w, token);
     b64_put(&w, "\x01\x01", 2);
     return b64_end(&w, len);

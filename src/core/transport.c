@@ -30,7 +30,6 @@ typedef struct pump {
     bool sent;
     bool quit_tried;
     smtpkit_stage stage;
-    smtpkit_error refusal; /* why smtpkit_session_mail() refused the envelope */
 } pump;
 
 static smtpkit_status buffer_read(void *ctx, uint8_t *buf, size_t size, size_t *got,
@@ -149,39 +148,32 @@ static void do_body(pump *p)
         }
         return;
     }
-    p->chunk_pos += smtpkit_session_body(&p->session, p->buffer + p->chunk_pos,
-                                         p->chunk_len - p->chunk_pos);
+    p->chunk_pos +=
+        smtpkit_session_body(&p->session, p->buffer + p->chunk_pos, p->chunk_len - p->chunk_pos);
 }
 
+/* The first READY sends the envelope (a refused one fails the session, which then quits like
+ * any other failure); the READY after the message is accepted quits. */
 static void do_ready(pump *p)
 {
-    smtpkit_status status;
-
     if (!p->mailed) {
         p->mailed = true;
-        status = smtpkit_session_mail(&p->session, p->env);
-        if (status == SMTPKIT_OK) {
+        if (smtpkit_session_mail(&p->session, p->env) != SMTPKIT_E_STATE) {
             return;
-        }
-        p->refusal = *smtpkit_session_error(&p->session);
-        if (p->refusal.status == SMTPKIT_OK) {
-            smtpkit_error_set(&p->refusal, status, SMTPKIT_STAGE_MAIL, "envelope refused");
         }
     }
     p->quit_tried = true;
     (void)smtpkit_session_quit(&p->session);
 }
 
-/* The result once the session is over: sent wins; else the envelope refusal or the failure. */
+/* The result once the session is over: a message accepted is sent, whatever followed. */
 static smtpkit_status finish(pump *p, smtpkit_event event, smtpkit_error *err)
 {
     if (p->sent) {
         smtpkit_error_clear(err);
         return SMTPKIT_OK;
     }
-    if (p->refusal.status != SMTPKIT_OK) {
-        *err = p->refusal;
-    } else if (event == SMTPKIT_EV_FAILED) {
+    if (event == SMTPKIT_EV_FAILED) {
         *err = *smtpkit_session_error(&p->session);
     } else {
         smtpkit_error_set(err, SMTPKIT_E_INTERNAL, SMTPKIT_STAGE_NONE,

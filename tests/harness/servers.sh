@@ -302,7 +302,9 @@ start_dovecot() {
     out=$(doveconf -c "$dv/dovecot.conf" -n 2>&1 >/dev/null) \
         || die "dovecot.conf rejected by doveconf: $out"
     # Dovecot daemonizes by itself; it needs no systemd and, started as root, drops privileges.
-    dovecot -c "$dv/dovecot.conf" || { tail -n 20 "$dv/dovecot.log" >&2 || true; \
+    # Its descriptors go to files: a daemon holding our stdout open would keep ctest (which
+    # waits for the pipe to close) waiting forever.
+    dovecot -c "$dv/dovecot.conf" </dev/null >>"$dv/start.log" 2>&1 || { tail -n 20 "$dv/dovecot.log" >&2 || true; \
         die "dovecot failed to start"; }
 }
 

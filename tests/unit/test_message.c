@@ -158,8 +158,7 @@ static void test_header_block_exact_size(void **state)
 static void test_folded_to(void **state)
 {
     static const char *const to[] = {"alice@example.test", "Bob Builder <bob@example.test>",
-                                     "carol@example.test",
-                                     "\"Doe, John\" <john.doe@example.test>",
+                                     "carol@example.test", "\"Doe, John\" <john.doe@example.test>",
                                      "eve@example.test"};
     static const char expected[] =
         "From: a@example.test\r\n"
@@ -200,7 +199,8 @@ static void test_encoded_words(void **state)
 
     (void)state;
     h.from = "J\xc3\xb6rg M\xc3\xbcller <j@example.test>";
-    h.subject = "Gr\xc3\xbc\xc3\x9f" "e aus K\xc3\xb6ln \xe2\x80\x93 ein Betreff, der l\xc3\xa4nger "
+    h.subject = "Gr\xc3\xbc\xc3\x9f"
+                "e aus K\xc3\xb6ln \xe2\x80\x93 ein Betreff, der l\xc3\xa4nger "
                 "ist als f\xc3\xbcnfundvierzig Bytes in UTF-8";
     assert_int_equal(smtpkit_message_write_headers(&h, out, sizeof out, &written, NULL),
                      SMTPKIT_OK);
@@ -301,8 +301,7 @@ static void test_long_ascii_subject(void **state)
     assert_int_equal(smtpkit_message_write_headers(&h, out, 4096, &written, NULL), SMTPKIT_OK);
     subject[998 - 9] = 's';
     subject[998 - 8] = '\0';
-    assert_int_equal(smtpkit_message_write_headers(&h, out, 4096, &written, NULL),
-                     SMTPKIT_E_USAGE);
+    assert_int_equal(smtpkit_message_write_headers(&h, out, 4096, &written, NULL), SMTPKIT_E_USAGE);
     free(out);
 }
 
@@ -313,13 +312,13 @@ static void test_make_id(void **state)
     char out[64];
 
     (void)state;
-    assert_int_equal(smtpkit_message_make_id(random, sizeof random, "example.test", out,
-                                             sizeof expected),
-                     SMTPKIT_OK);
+    assert_int_equal(
+        smtpkit_message_make_id(random, sizeof random, "example.test", out, sizeof expected),
+        SMTPKIT_OK);
     assert_string_equal(out, expected);
-    assert_int_equal(smtpkit_message_make_id(random, sizeof random, "example.test", out,
-                                             sizeof expected - 1),
-                     SMTPKIT_E_BUFFER);
+    assert_int_equal(
+        smtpkit_message_make_id(random, sizeof random, "example.test", out, sizeof expected - 1),
+        SMTPKIT_E_BUFFER);
     assert_int_equal(smtpkit_message_make_id(random, sizeof random, "exa mple", out, sizeof out),
                      SMTPKIT_E_USAGE);
     assert_int_equal(smtpkit_message_make_id(random, sizeof random, "a\r\nb", out, sizeof out),

@@ -43,7 +43,7 @@ static parsed feed(smtpkit_reply_parser *p, const char *text, size_t len, size_t
             line = smtpkit_reply_line_text(p, &line_len);
             assert_int_equal(strlen(line), line_len);
             if (out.lines++ > 0) {
-                strcat(out.line_texts, "|");
+                strncat(out.line_texts, "|", sizeof out.line_texts - strlen(out.line_texts) - 1);
             }
             strncat(out.line_texts, line, sizeof out.line_texts - strlen(out.line_texts) - 1);
         }
@@ -212,7 +212,8 @@ static void test_mixed_codes(void **state)
 
 static void test_control_and_8bit_bytes(void **state)
 {
-    static const char text[] = "250 a\0b\xc3\xa9\x01" "c\x7f\td\re\r\n";
+    static const char text[] = "250 a\0b\xc3\xa9\x01"
+                               "c\x7f\td\re\r\n";
     smtpkit_reply_parser p;
     const char *line;
     size_t len;
@@ -343,9 +344,9 @@ static void test_two_replies_in_one_buffer(void **state)
     assert_int_equal(used, 11);
     assert_int_equal(smtpkit_reply_get(&p)->code, 250);
     smtpkit_reply_init(&p);
-    assert_int_equal(smtpkit_reply_feed(&p, (const uint8_t *)text + used, sizeof text - 1 - used,
-                                        &used),
-                     SMTPKIT_REPLY_DONE);
+    assert_int_equal(
+        smtpkit_reply_feed(&p, (const uint8_t *)text + used, sizeof text - 1 - used, &used),
+        SMTPKIT_REPLY_DONE);
     assert_int_equal(smtpkit_reply_get(&p)->code, 354);
     assert_string_equal(smtpkit_reply_get(&p)->text, "second");
 }

@@ -97,9 +97,9 @@ static void test_login(void **state)
                                          sizeof out, &len),
                      SMTPKIT_OK);
     assert_string_equal(out, "cGFzcw==");
-    assert_int_equal(smtpkit_sasl_answer(SMTPKIT_AUTH_LOGIN, 2, &cred, "", 0, out, sizeof out,
-                                         &len),
-                     SMTPKIT_E_PROTOCOL);
+    assert_int_equal(
+        smtpkit_sasl_answer(SMTPKIT_AUTH_LOGIN, 2, &cred, "", 0, out, sizeof out, &len),
+        SMTPKIT_E_PROTOCOL);
     assert_false(smtpkit_sasl_has_initial(SMTPKIT_AUTH_LOGIN));
 }
 
@@ -156,21 +156,21 @@ static void test_xoauth2(void **state)
     assert_string_equal(out, "dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdD"
                              "RxbVRjMk52YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ==");
     /* an error challenge is answered with an empty response */
-    assert_int_equal(smtpkit_sasl_answer(SMTPKIT_AUTH_XOAUTH2, 0, &cred, "e30=", 4, out,
-                                         sizeof out, &len),
-                     SMTPKIT_OK);
+    assert_int_equal(
+        smtpkit_sasl_answer(SMTPKIT_AUTH_XOAUTH2, 0, &cred, "e30=", 4, out, sizeof out, &len),
+        SMTPKIT_OK);
     assert_int_equal(len, 0);
     assert_string_equal(out, "");
-    assert_int_equal(smtpkit_sasl_answer(SMTPKIT_AUTH_XOAUTH2, 1, &cred, "e30=", 4, out,
-                                         sizeof out, &len),
-                     SMTPKIT_E_PROTOCOL);
+    assert_int_equal(
+        smtpkit_sasl_answer(SMTPKIT_AUTH_XOAUTH2, 1, &cred, "e30=", 4, out, sizeof out, &len),
+        SMTPKIT_E_PROTOCOL);
 }
 
 static void test_oauthbearer(void **state)
 {
-    smtpkit_sasl_credentials cred = {"user@example.com",
-                                     "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==",
-                                     "server.example.com", 143};
+    smtpkit_sasl_credentials cred = {
+        "user@example.com", "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==", "server.example.com",
+        143};
     char out[256];
     size_t len;
 
@@ -187,9 +187,9 @@ static void test_oauthbearer(void **state)
     assert_string_equal(out, "bixhPXVzZXJAZXhhbXBsZS5jb20sAWF1dGg9QmVhcmVyIHZGOWRmdDRxbVRjMk52Yj"
                              "NSbGNrQmhiSFJoZG1semRHRXVZMjl0Q2c9PQEB");
     /* RFC 7628 section 3.2.3: a single 0x01 answers the error challenge */
-    assert_int_equal(smtpkit_sasl_answer(SMTPKIT_AUTH_OAUTHBEARER, 0, &cred, "e30=", 4, out,
-                                         sizeof out, &len),
-                     SMTPKIT_OK);
+    assert_int_equal(
+        smtpkit_sasl_answer(SMTPKIT_AUTH_OAUTHBEARER, 0, &cred, "e30=", 4, out, sizeof out, &len),
+        SMTPKIT_OK);
     assert_string_equal(out, "AQ==");
 }
 
@@ -199,9 +199,9 @@ static void test_oauthbearer_escapes_user(void **state)
     size_t len;
 
     (void)state;
-    assert_int_equal(smtpkit_sasl_oauthbearer("a=b,c@example.com", "T", NULL, 0, out, sizeof out,
-                                              &len),
-                     SMTPKIT_OK);
+    assert_int_equal(
+        smtpkit_sasl_oauthbearer("a=b,c@example.com", "T", NULL, 0, out, sizeof out, &len),
+        SMTPKIT_OK);
     assert_string_equal(out, "bixhPWE9M0RiPTJDY0BleGFtcGxlLmNvbSwBYXV0aD1CZWFyZXIgVAEB");
 }
 
@@ -216,9 +216,9 @@ static void test_plain_has_no_challenge(void **state)
     assert_int_equal(smtpkit_sasl_initial(SMTPKIT_AUTH_PLAIN, &cred, out, sizeof out, &len),
                      SMTPKIT_OK);
     assert_string_equal(out, "AHVzZXIAcGFzcw==");
-    assert_int_equal(smtpkit_sasl_answer(SMTPKIT_AUTH_PLAIN, 0, &cred, "", 0, out, sizeof out,
-                                         &len),
-                     SMTPKIT_E_PROTOCOL);
+    assert_int_equal(
+        smtpkit_sasl_answer(SMTPKIT_AUTH_PLAIN, 0, &cred, "", 0, out, sizeof out, &len),
+        SMTPKIT_E_PROTOCOL);
     assert_int_equal(smtpkit_sasl_initial(SMTPKIT_AUTH_LOGIN, &cred, out, sizeof out, &len),
                      SMTPKIT_E_INTERNAL);
 }

@@ -98,14 +98,14 @@ static void fixture_init(fixture *f, smtpkit_tls_mode tls)
     assert_int_equal(smtpkit_session_init(&f->s, &f->config, f->out, sizeof f->out), SMTPKIT_OK);
 }
 
-/* Writes everything the session has queued into f->wire. */
+/* Writes everything the session has queued into f->wire (without calling next(), which would
+ * use up a SENT event). */
 static void drain(fixture *f)
 {
     size_t len;
     const uint8_t *data;
 
-    while (smtpkit_session_next(&f->s) == SMTPKIT_EV_WRITE) {
-        data = smtpkit_session_output(&f->s, &len);
+    while (data = smtpkit_session_output(&f->s, &len), len > 0) {
         assert_true(f->wire_len + len < sizeof f->wire);
         memcpy(f->wire + f->wire_len, data, len);
         f->wire_len += len;
@@ -158,7 +158,8 @@ static void test_init_checks(void **state)
     config.secret = "pw";
     assert_int_equal(smtpkit_session_init(&s, &config, out, sizeof out), SMTPKIT_OK);
     config.auth = SMTPKIT_AUTH_XOAUTH2;
-    config.secret = "tok\x01" "en";
+    config.secret = "tok\x01"
+                    "en";
     assert_int_equal(smtpkit_session_init(&s, &config, out, sizeof out), SMTPKIT_E_USAGE);
     config.secret = "token";
     config.tls_mode = (smtpkit_tls_mode)7;
@@ -177,8 +178,7 @@ static void test_capabilities(void **state)
     assert_int_equal(smtpkit_session_caps(&f.s),
                      SMTPKIT_CAP_STARTTLS | SMTPKIT_CAP_AUTH | SMTPKIT_CAP_SIZE |
                          SMTPKIT_CAP_PIPELINING | SMTPKIT_CAP_8BITMIME | SMTPKIT_CAP_SMTPUTF8 |
-                         SMTPKIT_CAP_ENHANCEDSTATUSCODES | SMTPKIT_CAP_DSN |
-                         SMTPKIT_CAP_CHUNKING);
+                         SMTPKIT_CAP_ENHANCEDSTATUSCODES | SMTPKIT_CAP_DSN | SMTPKIT_CAP_CHUNKING);
     assert_int_equal(smtpkit_session_mechs(&f.s),
                      (1u << SMTPKIT_AUTH_LOGIN) | (1u << SMTPKIT_AUTH_PLAIN) |
                          (1u << SMTPKIT_AUTH_CRAM_MD5) | (1u << SMTPKIT_AUTH_XOAUTH2) |
@@ -241,6 +241,7 @@ static void start_body(fixture *f, smtpkit_envelope *env, const char *const *rcp
     env->rcpt = rcpt;
     env->rcpt_count = 1;
     assert_int_equal(smtpkit_session_mail(&f->s, env), SMTPKIT_OK);
+    drain(f);
     assert_int_equal(server(f, "250 ok\r\n"), SMTPKIT_OK);
     assert_int_equal(server(f, "250 ok\r\n"), SMTPKIT_OK);
     assert_int_equal(server(f, "354 go\r\n"), SMTPKIT_OK);
@@ -279,6 +280,7 @@ static void test_two_messages_one_session(void **state)
     (void)state;
     start_body(&f, &env, rcpt);
     assert_int_equal(smtpkit_session_body_end(&f.s), SMTPKIT_OK);
+    drain(&f);
     assert_int_equal(server(&f, "250 queued\r\n"), SMTPKIT_OK);
     assert_int_equal(smtpkit_session_next(&f.s), SMTPKIT_EV_SENT);
     assert_int_equal(smtpkit_session_next(&f.s), SMTPKIT_EV_READY);
@@ -288,29 +290,56 @@ static void test_two_messages_one_session(void **state)
     assert_string_equal(f.wire, "MAIL FROM:<a@example.test>\r\n");
 }
 
-static void test_refused_envelope_keeps_ready(void **state)
+/* A refused envelope sends nothing and fails the session; QUIT may still be sent. */
+static void refuse(const char *from, const char *const *rcpt, size_t count, const char *fault)
 {
-    static const char *const bad[] = {"b c@example.test"};
+    smtpkit_envelope env = {0};
+    fixture f;
+
+    to_ready(&f, "250 mx\r\n");
+    f.wire_len = 0;
+    env.mail_from = from;
+    env.rcpt = rcpt;
+    env.rcpt_count = count;
+    assert_int_equal(smtpkit_session_mail(&f.s, &env), SMTPKIT_E_USAGE);
+    assert_non_null(strstr(smtpkit_session_error(&f.s)->message, fault));
+    assert_int_equal(smtpkit_session_error(&f.s)->stage, SMTPKIT_STAGE_MAIL);
+    assert_int_equal(f.wire_len, 0);
+    assert_int_equal(smtpkit_session_next(&f.s), SMTPKIT_EV_FAILED);
+    assert_int_equal(smtpkit_session_quit(&f.s), SMTPKIT_OK);
+    drain(&f);
+    assert_string_equal(f.wire, "QUIT\r\n");
+}
+
+static void test_refused_envelopes(void **state)
+{
+    static const char *const space[] = {"b c@example.test"};
+    static const char *const good[] = {"b@example.test"};
+    static const char *const crlf[] = {"b@example.test>\r\nDATA"};
+    static const char *const missing[] = {NULL};
+
+    (void)state;
+    refuse("a@example.test", space, 1, "recipient \"b c@example.test\"");
+    refuse("a@example.test", crlf, 1, "recipient");
+    refuse("a@example.test", missing, 1, "missing");
+    refuse("a@example.test", good, 0, "no recipient");
+    refuse("a@b>", good, 1, "sender");
+    refuse(NULL, good, 1, "no sender");
+}
+
+static void test_envelope_out_of_state(void **state)
+{
     static const char *const good[] = {"b@example.test"};
     smtpkit_envelope env = {0};
     fixture f;
 
     (void)state;
-    to_ready(&f, "250 mx\r\n");
+    fixture_init(&f, SMTPKIT_TLS_NONE);
     env.mail_from = "a@example.test";
-    env.rcpt = bad;
-    env.rcpt_count = 1;
-    assert_int_equal(smtpkit_session_mail(&f.s, &env), SMTPKIT_E_USAGE);
-    assert_non_null(strstr(smtpkit_session_error(&f.s)->message, "recipient"));
-    env.rcpt_count = 0;
-    assert_int_equal(smtpkit_session_mail(&f.s, &env), SMTPKIT_E_USAGE);
-    env.mail_from = "a@b>";
     env.rcpt = good;
     env.rcpt_count = 1;
-    assert_int_equal(smtpkit_session_mail(&f.s, &env), SMTPKIT_E_USAGE);
-    assert_int_equal(smtpkit_session_next(&f.s), SMTPKIT_EV_READY);
-    env.mail_from = "a@example.test";
-    assert_int_equal(smtpkit_session_mail(&f.s, &env), SMTPKIT_OK);
+    assert_int_equal(smtpkit_session_mail(&f.s, &env), SMTPKIT_E_STATE);
+    assert_int_equal(smtpkit_session_next(&f.s), SMTPKIT_EV_READ);
     assert_int_equal(smtpkit_session_error(&f.s)->status, SMTPKIT_OK);
 }
 
@@ -328,6 +357,7 @@ static void test_error_kept_through_quit(void **state)
     env.rcpt = rcpt;
     env.rcpt_count = 1;
     assert_int_equal(smtpkit_session_mail(&f.s, &env), SMTPKIT_OK);
+    drain(&f);
     assert_int_equal(server(&f, "250 ok\r\n"), SMTPKIT_OK);
     assert_int_equal(server(&f, "550 5.1.1 <x@y>: Recipient address rejected\r\n"),
                      SMTPKIT_E_PERMANENT);
@@ -410,7 +440,8 @@ static const struct CMUnitTest api_tests[] = {
     cmocka_unit_test(test_partial_writes),
     cmocka_unit_test(test_body_output_full),
     cmocka_unit_test(test_two_messages_one_session),
-    cmocka_unit_test(test_refused_envelope_keeps_ready),
+    cmocka_unit_test(test_refused_envelopes),
+    cmocka_unit_test(test_envelope_out_of_state),
     cmocka_unit_test(test_error_kept_through_quit),
     cmocka_unit_test(test_caller_failure),
     cmocka_unit_test(test_eof_while_idle),

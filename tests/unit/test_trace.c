@@ -99,8 +99,7 @@ static void assert_payloads_absent(const transcript *t, const char *trace)
         if (strncmp(line, "AUTH ", 5) == 0 && strchr(line + 5, ' ') != NULL) {
             const char *payload = strchr(line + 5, ' ') + 1;
 
-            assert_absent(t, trace, "the AUTH initial response", payload,
-                          strcspn(payload, "\r"));
+            assert_absent(t, trace, "the AUTH initial response", payload, strcspn(payload, "\r"));
             assert_non_null(strstr(trace, "<redacted>"));
         } else if (after_334) {
             assert_absent(t, trace, "an AUTH answer", line, strcspn(line, "\r"));
@@ -144,15 +143,17 @@ static void test_no_secret_in_any_trace(void **state)
 /* One transcript per mechanism, named, so that removing one cannot silently drop a check. */
 static void test_each_mechanism(void **state)
 {
-    static const char *const names[] = {
-        "starttls_auth_plain.txt", "implicit_auth_login.txt", "auth_cram_md5.txt",
-        "auth_xoauth2.txt",        "auth_xoauth2_error.txt",  "auth_oauthbearer.txt",
-        "auth_oauthbearer_error.txt"};
-    static const char *const shown[] = {
-        "C: AUTH PLAIN <redacted>\n", "C: AUTH LOGIN\n",
-        "C: AUTH CRAM-MD5\n",         "C: AUTH XOAUTH2 <redacted>\n",
-        "C: <redacted>\n",            "C: AUTH OAUTHBEARER <redacted>\n",
-        "C: <redacted>\n"};
+    static const char *const names[] = {"starttls_auth_plain.txt",   "implicit_auth_login.txt",
+                                        "auth_cram_md5.txt",         "auth_xoauth2.txt",
+                                        "auth_xoauth2_error.txt",    "auth_oauthbearer.txt",
+                                        "auth_oauthbearer_error.txt"};
+    static const char *const shown[] = {"C: AUTH PLAIN <redacted>\n",
+                                        "C: AUTH LOGIN\n",
+                                        "C: AUTH CRAM-MD5\n",
+                                        "C: AUTH XOAUTH2 <redacted>\n",
+                                        "C: <redacted>\n",
+                                        "C: AUTH OAUTHBEARER <redacted>\n",
+                                        "C: <redacted>\n"};
     size_t i;
 
     (void)state;

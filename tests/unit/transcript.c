@@ -1,6 +1,6 @@
 /*
  * transcript.c - loader and runners of the scripted SMTP conversations in
- * tests/unit/transcripts/*.txt.
+ * tests/unit/transcripts/ (one .txt file per conversation).
  *
  * FORMAT. A transcript is a text file; lines starting with '#' are comments, blank lines are
  * skipped. First come settings, one "key: value" per line (values take the escapes below):
@@ -20,7 +20,8 @@
  *   size: N                           envelope size_hint
  *   out-size: N                       size of the output buffer (default 16384)
  *   expect: sent | done | failed STATUS STAGE CODE [ENHANCED] | refused STATUS STAGE
- *           STATUS and STAGE are enum names without their prefix (PERMANENT, RCPT, NONE...)
+ *           STATUS and STAGE are enum names without their prefix (PERMANENT, RCPT, NONE...);
+ *           "refused": smtpkit_session_mail() itself returned STATUS (the session failed)
  *   results: CODE CODE ...            the RCPT reply code per recipient (0: never tried)
  *
  * Then the script, in order:
@@ -32,8 +33,8 @@
  *
  * Escapes: \r \n \t \\ \0 \xHH, and \{N:c} for the character c repeated N times. Nothing is
  * implied: every line end is written out. The runner sends the envelope at the first READY and
- * QUIT at the next one (or right after a refused envelope); after a FAILED it asks once for
- * a polite QUIT, as smtpkit_transport_send() does, so a failure after a server reply is
+ * QUIT at the next one; after a FAILED it asks once for a polite QUIT, as
+ * smtpkit_transport_send() does, so a failure after a server reply (or a refused envelope) is
  * followed by "C: QUIT\r\n" in the script.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -50,13 +51,12 @@
 
 #include "smtpkit/transport.h"
 
-static const char *const status_names[] = {"OK",        "USAGE",     "CONNECT", "TLS",
-                                           "CERT",      "PROTOCOL",  "AUTH",    "TEMPORARY",
-                                           "PERMANENT", "IO",        "TIMEOUT", "BUFFER",
-                                           "STATE",     "INTERNAL"};
-static const char *const stage_names[] = {"NONE", "CONNECT", "GREETING", "EHLO", "HELO",
-                                          "STARTTLS", "TLS", "AUTH", "MAIL", "RCPT",
-                                          "DATA", "BODY", "QUIT"};
+static const char *const status_names[] = {"OK",       "USAGE",  "CONNECT",   "TLS",       "CERT",
+                                           "PROTOCOL", "AUTH",   "TEMPORARY", "PERMANENT", "IO",
+                                           "TIMEOUT",  "BUFFER", "STATE",     "INTERNAL"};
+static const char *const stage_names[] = {"NONE",     "CONNECT", "GREETING", "EHLO", "HELO",
+                                          "STARTTLS", "TLS",     "AUTH",     "MAIL", "RCPT",
+                                          "DATA",     "BODY",    "QUIT"};
 
 static int lookup(const char *const *names, size_t count, const char *name)
 {
@@ -293,7 +293,7 @@ static bool parse_setting(transcript *t, const char *key, char *value)
         strcmp(key, "strict") == 0) {
         bool yes = strcmp(value, "yes") == 0;
 
-        *(strcmp(key, "token") == 0      ? &c->secret_is_token
+        *(strcmp(key, "token") == 0    ? &c->secret_is_token
           : strcmp(key, "strict") == 0 ? &c->rcpt_strict
                                        : &c->allow_plaintext_auth) = yes;
         return yes || strcmp(value, "no") == 0;
@@ -452,6 +452,9 @@ typedef struct cursor {
 } cursor;
 
 static bool script_fail(transcript_outcome *o, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static bool script_fail(transcript_outcome *o, const char *format, ...)
 {
     va_list ap;
 
@@ -506,8 +509,8 @@ static const transcript_item *cursor_take(cursor *c, const char *doing, bool ser
     const transcript_item *item = c->cur < c->t->item_count ? &c->t->items[c->cur] : NULL;
     char want[256] = "";
 
-    if (item != NULL && (server ? item->kind == ITEM_SERVER || item->kind == ITEM_EOF
-                                : item->kind == ITEM_TLS)) {
+    if (item != NULL &&
+        (server ? item->kind == ITEM_SERVER || item->kind == ITEM_EOF : item->kind == ITEM_TLS)) {
         return item;
     }
     if (item != NULL && item->kind == ITEM_CLIENT) {
@@ -649,7 +652,7 @@ static void on_ready(runner *r)
         }
         r->o->refused = true;
         r->o->refusal = status;
-        r->o->error = *smtpkit_session_error(&r->s);
+        return; /* the session has failed: FAILED comes next, then the polite QUIT */
     }
     r->quit_tried = true;
     if (smtpkit_session_quit(&r->s) != SMTPKIT_OK) {
@@ -740,8 +743,7 @@ static void finish_script(cursor *c)
     }
 }
 
-void transcript_run_session(const transcript *t, const transcript_mode *mode,
-                            transcript_outcome *o)
+void transcript_run_session(const transcript *t, const transcript_mode *mode, transcript_outcome *o)
 {
     uint8_t *out = malloc(t->out_size);
     runner r;
@@ -760,9 +762,7 @@ void transcript_run_session(const transcript *t, const transcript_mode *mode,
         }
     }
     finish_script(&r.c);
-    if (!o->refused || o->final == SMTPKIT_EV_FAILED) {
-        o->error = *smtpkit_session_error(&r.s);
-    }
+    o->error = *smtpkit_session_error(&r.s);
     free(out);
 }
 
@@ -883,8 +883,7 @@ static size_t find_dot_reply(const transcript *t)
     return (size_t)-1;
 }
 
-void transcript_run_pump_fault(const transcript *t, transcript_fault *fault,
-                               transcript_outcome *o)
+void transcript_run_pump_fault(const transcript *t, transcript_fault *fault, transcript_outcome *o)
 {
     uint8_t *out = malloc(t->out_size);
     smtpkit_transport transport = {0};
@@ -923,6 +922,9 @@ void transcript_run_pump(const transcript *t, transcript_outcome *o)
 /* Checks ----------------------------------------------------------------------------------- */
 
 static bool check_fail(char *why, size_t size, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static bool check_fail(char *why, size_t size, const char *format, ...)
 {
     va_list ap;
 
@@ -941,18 +943,17 @@ static bool check_error(const transcript *t, const smtpkit_error *e, char *why, 
         return check_fail(why, size, "%s: error line holds CR or LF", t->name);
     }
     if (e->status != t->expect_status || e->stage != t->expect_stage ||
-        (t->expect == EXPECT_FAILED && (e->reply_code != t->expect_code ||
-                                        strcmp(e->enhanced, t->expect_enhanced) != 0))) {
-        return check_fail(why, size, "%s: got \"%s\" (status %s, stage %s, code %u, %s)",
-                          t->name, line, status_names[e->status], stage_names[e->stage],
-                          e->reply_code, e->enhanced);
+        (t->expect == EXPECT_FAILED &&
+         (e->reply_code != t->expect_code || strcmp(e->enhanced, t->expect_enhanced) != 0))) {
+        return check_fail(why, size, "%s: got \"%s\" (status %s, stage %s, code %u, %s)", t->name,
+                          line, status_names[e->status], stage_names[e->stage], e->reply_code,
+                          e->enhanced);
     }
     return true;
 }
 
 /* Neither the secret nor its base64 may reach the trace (short test secrets are skipped). */
-static bool check_secret(const transcript *t, const transcript_outcome *o, char *why,
-                         size_t size)
+static bool check_secret(const transcript *t, const transcript_outcome *o, char *why, size_t size)
 {
     unsigned char encoded[4096];
     size_t olen = 0;
@@ -971,8 +972,7 @@ static bool check_secret(const transcript *t, const transcript_outcome *o, char 
     return true;
 }
 
-static bool check_results(const transcript *t, const transcript_outcome *o, char *why,
-                          size_t size)
+static bool check_results(const transcript *t, const transcript_outcome *o, char *why, size_t size)
 {
     size_t i;
 
@@ -985,8 +985,7 @@ static bool check_results(const transcript *t, const transcript_outcome *o, char
     return true;
 }
 
-static bool check_session(const transcript *t, const transcript_outcome *o, char *why,
-                          size_t size)
+static bool check_session(const transcript *t, const transcript_outcome *o, char *why, size_t size)
 {
     switch (t->expect) {
     case EXPECT_SENT:
@@ -1002,8 +1001,8 @@ static bool check_session(const transcript *t, const transcript_outcome *o, char
         }
         return true;
     case EXPECT_REFUSED:
-        if (!o->refused || o->refusal != t->expect_status || o->final != SMTPKIT_EV_DONE) {
-            return check_fail(why, size, "%s: expected a refused envelope then done", t->name);
+        if (!o->refused || o->refusal != t->expect_status || o->final != SMTPKIT_EV_FAILED) {
+            return check_fail(why, size, "%s: expected a refused envelope, then FAILED", t->name);
         }
         return check_error(t, &o->error, why, size);
     default:
@@ -1022,8 +1021,8 @@ static bool check_pump(const transcript *t, const transcript_outcome *o, char *w
     switch (t->expect) {
     case EXPECT_SENT:
         if (o->pump_status != SMTPKIT_OK) {
-            return check_fail(why, size, "%s: pump returned %d: %s", t->name,
-                              (int)o->pump_status, o->error.message);
+            return check_fail(why, size, "%s: pump returned %d: %s", t->name, (int)o->pump_status,
+                              o->error.message);
         }
         return true;
     case EXPECT_DONE:
@@ -1033,8 +1032,8 @@ static bool check_pump(const transcript *t, const transcript_outcome *o, char *w
         return true;
     default:
         if (o->pump_status != t->expect_status) {
-            return check_fail(why, size, "%s: pump returned %d: %s", t->name,
-                              (int)o->pump_status, o->error.message);
+            return check_fail(why, size, "%s: pump returned %d: %s", t->name, (int)o->pump_status,
+                              o->error.message);
         }
         return check_error(t, &o->error, why, size);
     }

@@ -26,10 +26,10 @@ typedef struct transcript_item {
 } transcript_item;
 
 typedef enum transcript_expect {
-    EXPECT_SENT,    /* SENT seen, then DONE */
-    EXPECT_DONE,    /* no message (no rcpt:), QUIT answered */
-    EXPECT_FAILED,  /* FAILED with status, stage, code [enhanced] */
-    EXPECT_REFUSED  /* smtpkit_session_mail() refused the envelope with status at stage */
+    EXPECT_SENT,   /* SENT seen, then DONE */
+    EXPECT_DONE,   /* no message (no rcpt:), QUIT answered */
+    EXPECT_FAILED, /* FAILED with status, stage, code [enhanced] */
+    EXPECT_REFUSED /* smtpkit_session_mail() refused the envelope with status at stage */
 } transcript_expect;
 
 typedef struct transcript {
@@ -79,10 +79,10 @@ typedef struct transcript_outcome {
 /** Fault injection for transcript_run_pump_fault(): port and message-source calls are counted
  * from 1; call number @p fail_call fails with @p status. */
 typedef struct transcript_fault {
-    size_t fail_call;        /* 0: no fault */
-    smtpkit_status status;   /* set by the runner: IO for read/write/source, CERT for TLS */
-    size_t calls;            /* calls made */
-    size_t accepted_call;    /* the call that delivered the reply to the final dot, or 0 */
+    size_t fail_call;      /* 0: no fault */
+    smtpkit_status status; /* set by the runner: IO for read/write/source, CERT for TLS */
+    size_t calls;          /* calls made */
+    size_t accepted_call;  /* the call that delivered the reply to the final dot, or 0 */
 } transcript_fault;
 
 bool transcript_load(const char *path, transcript *t, char *why, size_t why_size);
@@ -99,8 +99,7 @@ void transcript_run_session(const transcript *t, const transcript_mode *mode,
 void transcript_run_pump(const transcript *t, transcript_outcome *o);
 
 /** The same with one failing call (see transcript_fault). */
-void transcript_run_pump_fault(const transcript *t, transcript_fault *fault,
-                               transcript_outcome *o);
+void transcript_run_pump_fault(const transcript *t, transcript_fault *fault, transcript_outcome *o);
 
 /** Compares an outcome with the script's expectations; false with *why filled if it differs. */
 bool transcript_check(const transcript *t, const transcript_outcome *o, bool pump, char *why,
