@@ -57,8 +57,7 @@ static smtpkit_status wait_for(int fd, smtpkit_io want, smtpkit_error *err)
 }
 
 /* A non-blocking connect to a numeric address, finished in poll(). */
-static smtpkit_status start_connect(const char *addr, unsigned port, int *fd,
-                                    smtpkit_error *err)
+static smtpkit_status start_connect(const char *addr, unsigned port, int *fd, smtpkit_error *err)
 {
     struct sockaddr_storage ss;
     struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
@@ -89,8 +88,7 @@ static smtpkit_status start_connect(const char *addr, unsigned port, int *fd,
     if (wait_for(*fd, SMTPKIT_IO_WANT_WRITE, err) != SMTPKIT_OK)
         return err->status;
     if (getsockopt(*fd, SOL_SOCKET, SO_ERROR, &so_error, &so_len) < 0 || so_error != 0)
-        return smtpkit_error_set(err, SMTPKIT_E_CONNECT, SMTPKIT_STAGE_CONNECT,
-                                 strerror(so_error));
+        return smtpkit_error_set(err, SMTPKIT_E_CONNECT, SMTPKIT_STAGE_CONNECT, strerror(so_error));
     return SMTPKIT_OK;
 }
 
@@ -132,8 +130,8 @@ static smtpkit_status do_read(struct app *a, smtpkit_error *err)
     return smtpkit_session_feed(&a->session, buf, got);
 }
 
-static smtpkit_status do_handshake(struct app *a, const smtpkit_trust *trust,
-                                   const char *name, smtpkit_error *err)
+static smtpkit_status do_handshake(struct app *a, const smtpkit_trust *trust, const char *name,
+                                   smtpkit_error *err)
 {
     smtpkit_io want = SMTPKIT_IO_WANT_READ;
 
