@@ -436,7 +436,8 @@ static int send_message(cli_request *req)
     envelope.size_hint = cli_message_size_hint(&req->message);
     envelope.results = req->results;
     cli_message_source(&req->message, &source);
-    req->client.accepted = &accepted;
+    memset(&accepted, 0, sizeof accepted);
+    envelope.accepted = &accepted;
     if (req->args->verbose) {
         req->client.session.trace = trace_line;
     }

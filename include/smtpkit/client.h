@@ -29,8 +29,6 @@ typedef struct smtpkit_client_options {
     unsigned connect_timeout_ms;    /**< 0: 30 s */
     unsigned timeout_ms;            /**< 0: the per-stage defaults of RFC 5321 4.5.3.2 */
     smtpkit_session_config session; /**< helo_name NULL: the host's name */
-    smtpkit_reply *accepted;        /**< optional out: the server's reply to the message, such
-                                         as "250 2.0.0 Ok: queued as 4Xk2" (code 0 if none) */
 } smtpkit_client_options;
 
 /**

@@ -106,6 +106,8 @@ typedef struct smtpkit_envelope {
     size_t rcpt_count;
     size_t size_hint;             /**< message size for SIZE= (RFC 1870), 0 if unknown */
     smtpkit_rcpt_result *results; /**< rcpt_count entries to fill, or NULL */
+    smtpkit_reply *accepted;      /**< receives the reply to the message ("250 2.0.0 Ok:
+                                       queued as ..."), or NULL */
 } smtpkit_envelope;
 
 /** Events returned by smtpkit_session_next(). */
@@ -145,7 +147,6 @@ typedef struct smtpkit_session {
     size_t rcpt_done; /* recipients whose reply arrived */
     size_t rcpt_ok;
     bool tls_active;
-    bool sent_flag;
     bool body_line_start;
     bool body_cr;
     size_t body_bytes;

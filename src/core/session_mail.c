@@ -1,8 +1,8 @@
 /*
  * session_mail.c - the mail transaction of the session engine: RFC 5321 section 3.3 (MAIL FROM,
  * RCPT TO, DATA), 4.1.1.2-4 (the commands), 4.5.2 (dot-stuffing) and 2.3.8 (CRLF line ends),
- * RFC 1870 (SIZE=). Envelope addresses are checked before anything is sent, so that a CR or LF
- * in an address can never add a command.
+ * RFC 1870 (SIZE=), RFC 6152 (BODY=8BITMIME). Envelope addresses are checked before anything
+ * is sent, so that a CR or LF in an address can never add a command.
  */
 #include <string.h>
 
@@ -114,6 +114,10 @@ static void send_mail(smtpkit_session *s)
         smtpkit_text_uint(&t, env->size_hint, 1);
         smtpkit_command_put(&c, " SIZE=");
         smtpkit_command_put(&c, size);
+    }
+    if ((s->caps & SMTPKIT_CAP_8BITMIME) != 0) {
+        /* The body may hold UTF-8 text sent as 8bit: declare it (RFC 6152) where we may. */
+        smtpkit_command_put(&c, " BODY=8BITMIME");
     }
     smtpkit_command_end(&c, "MAIL FROM", NULL);
 }

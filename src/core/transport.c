@@ -206,6 +206,9 @@ static smtpkit_status run(pump *p, smtpkit_error *err)
             break;
         case SMTPKIT_EV_SENT:
             p->sent = true;
+            if (p->env->accepted != NULL) {
+                *p->env->accepted = *smtpkit_session_last_reply(&p->session);
+            }
             break;
         case SMTPKIT_EV_FAILED:
             if (p->sent || p->quit_tried || smtpkit_session_quit(&p->session) != SMTPKIT_OK) {

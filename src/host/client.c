@@ -51,8 +51,6 @@ typedef struct posix_port {
     char endpoint[300]; /* "host:port" for messages */
     smtpkit_stage stage;
     unsigned long long waiting_since; /* when the current wait for the server began */
-    smtpkit_reply_parser watch;       /* follows replies to catch the one to the message */
-    bool watching;
     smtpkit_trace_fn trace;
     void *trace_ctx;
 } posix_port;
@@ -130,31 +128,6 @@ static smtpkit_status wait_for(posix_port *p, smtpkit_io want, unsigned long lon
                           (timeout_ms + SECOND_MS - 1) / SECOND_MS);
 }
 
-/* Records the reply to the message: the first 2xx completed while the body stage is on. */
-static void watch_replies(posix_port *p, const uint8_t *data, size_t len)
-{
-    while (p->watching && len > 0) {
-        size_t used = 0;
-        smtpkit_reply_result result = smtpkit_reply_feed(&p->watch, data, len, &used);
-
-        if (result == SMTPKIT_REPLY_ERROR || used == 0) {
-            p->watching = false; /* the session reports the broken reply itself */
-            return;
-        }
-        if (result == SMTPKIT_REPLY_DONE) {
-            const smtpkit_reply *reply = smtpkit_reply_get(&p->watch);
-
-            if (p->stage == SMTPKIT_STAGE_BODY && reply->code / 100 == 2) {
-                *p->opt->accepted = *reply;
-                p->watching = false;
-            }
-            smtpkit_reply_init(&p->watch);
-        }
-        data += used;
-        len -= used;
-    }
-}
-
 static smtpkit_status port_read(void *ctx, uint8_t *buf, size_t size, size_t *got,
                                 smtpkit_error *err)
 {
@@ -170,7 +143,6 @@ static smtpkit_status port_read(void *ctx, uint8_t *buf, size_t size, size_t *go
             return status;
         }
         if (want == SMTPKIT_IO_DONE) {
-            watch_replies(p, buf, *got);
             return SMTPKIT_OK;
         }
         status = wait_for(p, want, p->waiting_since, reply_timeout(p), "no reply from", err);
@@ -428,11 +400,6 @@ static void complete_config(posix_port *p, smtpkit_session_config *config, char 
     if (config->oauth_host == NULL) {
         config->oauth_host = opt->host;
         config->oauth_port = p->port;
-    }
-    if (opt->accepted != NULL) {
-        memset(opt->accepted, 0, sizeof *opt->accepted);
-        smtpkit_reply_init(&p->watch);
-        p->watching = true;
     }
 }
 
