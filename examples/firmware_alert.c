@@ -8,8 +8,19 @@
  * from outside the image: a real device reads it from its secure storage, this one from the
  * environment variable ALERT_PASSWORD.
  *
- * Build for another server:  cc -DALERT_HOST='"127.0.0.1"' -DALERT_PORT=10587 ...
- *                             -DALERT_ANCHOR_HEADER='"my_ca.h"'
+ * CMake builds it as build/examples/firmware_alert for Gmail's root. For another server, make
+ * the anchor header from its CA certificate and compile with the server's settings:
+ *
+ *     tests/harness/der2c.py my-ca.pem alert_anchor > my_ca.h
+ *     cc -std=c11 -Iinclude -I. -DALERT_ANCHOR_HEADER='"my_ca.h"' \
+ *        -DALERT_HOST='"127.0.0.1"' -DALERT_PORT=10587 -DALERT_TLS_NAME='"localhost"' \
+ *        -DALERT_USER='"alice@example.test"' -DALERT_TO='"bob@example.test"' \
+ *        examples/firmware_alert.c build/libsmtpkit.a build/libsmtpkit_core.a \
+ *        -lmbedtls -lmbedx509 -lmbedcrypto -o firmware_alert
+ *     ALERT_PASSWORD='...' ./firmware_alert
+ *
+ * ALERT_TLS_NAME is the name the certificate carries; it is needed when ALERT_HOST is an
+ * address, because Mbed TLS 2.28 matches certificate names, not IP addresses.
  */
 #define _POSIX_C_SOURCE 200809L /* gmtime_r */
 

@@ -7,9 +7,9 @@
  * needs next (bytes written, bytes read, a TLS handshake, the message body), and the loop
  * does exactly that much and comes back.
  *
- * Usage: poll_loop HOST-ADDRESS PORT CA-FILE TLS-NAME USER FROM TO
- * The password comes from SMTPKIT_PASSWORD. HOST-ADDRESS is numeric (IPv4 or IPv6), so that
- * no resolver call can block the loop.
+ * Usage: SMTPKIT_PASSWORD=... poll_loop HOST-ADDRESS PORT CA-FILE TLS-NAME USER FROM TO
+ * HOST-ADDRESS is numeric (IPv4 or IPv6), so that no resolver call can block the loop; TLS-NAME
+ * is the name the server's certificate must carry. Built by CMake as build/examples/poll_loop.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -161,6 +161,12 @@ static smtpkit_status do_body(struct app *a)
     return st == SMTPKIT_E_BUFFER ? SMTPKIT_OK : st;
 }
 
+static void print_accepted(const smtpkit_reply *reply)
+{
+    printf("poll_loop: message accepted: %u%s%s %s\n", (unsigned)reply->code,
+           reply->enhanced[0] != '\0' ? " " : "", reply->enhanced, reply->text);
+}
+
 /* One turn of the loop: do what the session asks for. Returns 1 when finished. */
 static int step(struct app *a, const smtpkit_trust *trust, const char *name, smtpkit_error *err)
 {
@@ -185,9 +191,7 @@ static int step(struct app *a, const smtpkit_trust *trust, const char *name, smt
         break;
     case SMTPKIT_EV_SENT:
         a->sent = 1;
-        printf("poll_loop: message accepted: %u %s\n",
-               smtpkit_session_last_reply(&a->session)->code,
-               smtpkit_session_last_reply(&a->session)->text);
+        print_accepted(smtpkit_session_last_reply(&a->session));
         break;
     case SMTPKIT_EV_DONE:
         return 1;
@@ -204,7 +208,8 @@ static int step(struct app *a, const smtpkit_trust *trust, const char *name, smt
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: poll_loop HOST-ADDRESS PORT CA-FILE TLS-NAME USER FROM TO\n");
+    fprintf(stderr, "usage: SMTPKIT_PASSWORD=... poll_loop HOST-ADDRESS PORT CA-FILE TLS-NAME "
+                    "USER FROM TO\n");
     return 64;
 }
 
@@ -252,5 +257,5 @@ out:
         return 0;
     smtpkit_error_format(&err, line, sizeof(line));
     fprintf(stderr, "poll_loop: %s\n", line);
-    return 1;
+    return err.status == SMTPKIT_E_USAGE ? 64 : 1;
 }

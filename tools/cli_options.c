@@ -126,7 +126,7 @@ static const char help_text[] =
     "  --account NAME         account in it (default: \"default\")\n"
     "  -v, --verbose          trace the SMTP dialogue on stderr (secrets redacted)\n"
     "Exit: 0 sent, 64 usage, 66 unreadable file, 68 unknown host, 69 5xx, 70 bug,\n"
-    "74 I/O, 75 4xx/refused/timeout, 76 protocol, 77 TLS/cert/plaintext, 78 config\n";
+    "74 I/O, 75 4xx/refused/timeout, 76 protocol, 77 TLS/cert/AUTH refused, 78 config\n";
 
 void cli_options_help(FILE *out)
 {

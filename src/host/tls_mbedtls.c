@@ -15,6 +15,7 @@
 
 #include "host/errorf.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
@@ -367,6 +369,14 @@ static void append(char *out, size_t size, const char *text, size_t len)
     out[used + len] = '\0';
 }
 
+/* Whether @p name is an IPv4 or IPv6 address, which Mbed TLS 2.28 cannot match in a SAN. */
+static bool is_ip_literal(const char *name)
+{
+    unsigned char addr[16];
+
+    return inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1;
+}
+
 /* One line from the verification flags: our own words for a name mismatch (the most common
  * failure, and Mbed TLS's text does not say which name was expected), Mbed TLS's for the rest,
  * its lines joined with "; ". */
@@ -382,6 +392,11 @@ static smtpkit_status certificate_failed(smtpkit_tls *t, uint32_t flags, smtpkit
 
         append(message, sizeof message, mismatch, sizeof mismatch - 1);
         append(message, sizeof message, t->server_name, strlen(t->server_name));
+        if (is_ip_literal(t->server_name)) {
+            static const char hint[] = " (Mbed TLS matches names only: verify a host name)";
+
+            append(message, sizeof message, hint, sizeof hint - 1);
+        }
         separator = "; ";
         flags &= ~(uint32_t)MBEDTLS_X509_BADCERT_CN_MISMATCH;
     }
