@@ -66,8 +66,15 @@ void cli_print_line(const char *prefix, const char *text, size_t len)
     fputs(prefix, stderr);
     for (i = 0; i < len && text[i] != '\0'; i++) {
         unsigned char c = (unsigned char)text[i];
+        unsigned char next = i + 1 < len ? (unsigned char)text[i + 1] : 0;
 
-        fputc(c < 0x20 || c == 0x7f ? '?' : c, stderr);
+        /* C1 controls (0x80-0x9f, as raw bytes or UTF-8 C2 80..C2 9F) start terminal escape
+         * sequences as surely as ESC does. */
+        if (c == 0xc2 && next >= 0x80 && next <= 0x9f) {
+            i++;
+            c = '?';
+        }
+        fputc(c < 0x20 || c == 0x7f || (c >= 0x80 && c <= 0x9f) ? '?' : c, stderr);
     }
     fputc('\n', stderr);
 }

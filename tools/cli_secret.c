@@ -5,6 +5,11 @@
  * buffer that held the secret, stdio's included, is wiped before it is released. The command
  * runs with /dev/null as its standard input, because smtpkit's own standard input may be the
  * message body, which a password helper must not eat.
+ *
+ * A helper gets COMMAND_TIMEOUT_MS to print its line. Once the line is read, smtpkit stops
+ * listening and gives the helper COMMAND_GRACE_MS to exit; then it and everything it started
+ * (it runs in a process group of its own) are killed, so a helper that lingers or keeps
+ * printing cannot hold the send up.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -12,12 +17,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mbedtls/platform_util.h>
@@ -25,6 +34,8 @@
 #include "cli_exit.h"
 
 extern char **environ;
+
+enum { COMMAND_TIMEOUT_MS = 30000, COMMAND_GRACE_MS = 2000, REAP_STEP_MS = 10 };
 
 void cli_secret_free(cli_secret *s)
 {
@@ -92,6 +103,7 @@ static pid_t spawn_shell(const char *command, int *out_fd)
 {
     char *argv[] = {"sh", "-c", (char *)command, NULL};
     posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
     pid_t pid = -1;
     int fds[2];
 
@@ -103,13 +115,23 @@ static pid_t spawn_shell(const char *command, int *out_fd)
         close(fds[1]);
         return -1;
     }
+    /* Its own process group, so that a timeout can stop whatever it started as well. */
+    if (posix_spawnattr_init(&attr) != 0) {
+        posix_spawn_file_actions_destroy(&actions);
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
     if (posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) != 0 ||
         posix_spawn_file_actions_adddup2(&actions, fds[1], 1) != 0 ||
         posix_spawn_file_actions_addclose(&actions, fds[0]) != 0 ||
         posix_spawn_file_actions_addclose(&actions, fds[1]) != 0 ||
-        posix_spawn(&pid, "/bin/sh", &actions, NULL, argv, environ) != 0) {
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP) != 0 ||
+        posix_spawnattr_setpgroup(&attr, 0) != 0 ||
+        posix_spawn(&pid, "/bin/sh", &actions, &attr, argv, environ) != 0) {
         pid = -1;
     }
+    posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&actions);
     close(fds[1]);
     if (pid < 0) {
@@ -120,30 +142,61 @@ static pid_t spawn_shell(const char *command, int *out_fd)
     return pid;
 }
 
-/* Reads the rest of the output so that the command is not killed by SIGPIPE. */
-static void drain(FILE *in)
+/* Whether @p fd has output (or EOF) within @p timeout_ms. */
+static bool wait_output(int fd, int timeout_ms)
 {
-    char scratch[512];
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int n;
 
-    while (fread(scratch, 1, sizeof scratch, in) > 0) {
+    while ((n = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {
     }
-    mbedtls_platform_zeroize(scratch, sizeof scratch);
+    return n > 0;
 }
 
-/* Waits for the command; NULL if it exited with 0, else why not (in @p why_buf). */
-static const char *wait_command(pid_t pid, char *why_buf, size_t why_size)
+/* Waits up to @p grace_ms for the command to exit, then kills its process group and reaps it.
+ * Returns its wait status, and sets *@p killed when it had to be killed. */
+static int reap(pid_t pid, int grace_ms, bool *killed)
 {
-    int status;
+    struct timespec step = {0, REAP_STEP_MS * 1000000L};
+    int status = 0;
 
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            return strerror(errno);
+    *killed = false;
+    for (int waited = 0; waited < grace_ms; waited += REAP_STEP_MS) {
+        pid_t done = waitpid(pid, &status, WNOHANG);
+
+        if (done == pid || (done < 0 && errno != EINTR)) {
+            return status;
         }
+        nanosleep(&step, NULL);
     }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    *killed = true;
+    kill(-pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return status;
+}
+
+/* Whether the command ended because it wrote on after its line was read: SIGPIPE, or a shell
+ * reporting it as 128 + SIGPIPE. */
+static bool ended_by_sigpipe(int status)
+{
+    return (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE) ||
+           (WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGPIPE);
+}
+
+/* NULL if the command did its job, else why not (in @p why_buf). A command that printed its
+ * line and then died of SIGPIPE, or lingered and was killed, did its job. */
+static const char *command_result(int status, bool killed, bool got_line, char *why_buf,
+                                  size_t why_size)
+{
+    if (got_line && (killed || ended_by_sigpipe(status))) {
         return NULL;
     }
-    if (WIFEXITED(status)) {
+    if (killed) {
+        snprintf(why_buf, why_size, "printed no line and did not exit");
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        return NULL;
+    } else if (WIFEXITED(status)) {
         snprintf(why_buf, why_size, "exited with status %d", WEXITSTATUS(status));
     } else {
         snprintf(why_buf, why_size, "killed by signal %d",
@@ -161,6 +214,9 @@ int cli_secret_from_command(cli_secret *s, const char *command, const char *what
     FILE *in;
     const char *read_why;
     const char *why;
+    bool killed;
+    bool timed_out;
+    int status;
 
     if (pid < 0) {
         return cli_fail(fail_code, "%s: cannot run /bin/sh: %s", what, strerror(errno));
@@ -168,16 +224,18 @@ int cli_secret_from_command(cli_secret *s, const char *command, const char *what
     in = fdopen(fd, "r");
     if (in == NULL) {
         close(fd);
-        (void)wait_command(pid, exit_why, sizeof exit_why);
+        (void)reap(pid, 0, &killed);
         return cli_fail(CLI_EXIT_SOFTWARE, "%s: %s", what, strerror(errno));
     }
     setvbuf(in, buffer, _IOFBF, sizeof buffer);
-    read_why = read_first_line(s, in);
-    drain(in);
+    timed_out = !wait_output(fd, COMMAND_TIMEOUT_MS);
+    read_why = timed_out ? "printed no line within 30 s" : read_first_line(s, in);
     fclose(in);
     mbedtls_platform_zeroize(buffer, sizeof buffer);
+    status = reap(pid, timed_out ? 0 : COMMAND_GRACE_MS, &killed);
     /* A failed command explains an empty output better than the empty output does. */
-    why = wait_command(pid, exit_why, sizeof exit_why);
+    why = timed_out ? NULL
+                    : command_result(status, killed, read_why == NULL, exit_why, sizeof exit_why);
     why = why != NULL ? why : read_why;
     if (why != NULL) {
         cli_secret_free(s);

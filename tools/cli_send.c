@@ -272,6 +272,15 @@ static int check_name(const char *where, const char *name)
     return 0;
 }
 
+static int check_helo(const char *name)
+{
+    if (name != NULL && !smtpkit_helo_name_valid(name)) {
+        return cli_fail(CLI_EXIT_USAGE, "--helo: not a domain or an address literal such as "
+                                        "[192.0.2.1]");
+    }
+    return 0;
+}
+
 static int resolve_settings(cli_request *req)
 {
     const cli_send_args *args = req->args;
@@ -286,7 +295,7 @@ static int resolve_settings(cli_request *req)
                                         "(tls_cert_file and tls_key_file)");
     }
     req->client.session.helo_name = args->helo != NULL ? args->helo : acc->domain;
-    rc = check_name("--helo", req->client.session.helo_name);
+    rc = check_helo(req->client.session.helo_name);
     rc = rc != 0 ? rc : check_name("--tls-server-name", req->client.tls_server_name);
     req->client.connect_timeout_ms = timeout_s * SECOND_MS;
     req->client.timeout_ms = timeout_s * SECOND_MS;

@@ -147,6 +147,7 @@ typedef struct smtpkit_session {
     size_t rcpt_done; /* recipients whose reply arrived */
     size_t rcpt_ok;
     bool tls_active;
+    bool early; /* the reply being read came before its command was written */
     bool body_line_start;
     bool body_cr;
     size_t body_bytes;
@@ -246,6 +247,13 @@ smtpkit_mech_set smtpkit_session_mechs(const smtpkit_session *s);
 
 /** Whether TLS is active (implicit, or after STARTTLS). */
 bool smtpkit_session_tls_active(const smtpkit_session *s);
+
+/**
+ * Whether @p name can follow EHLO (RFC 5321 4.1.2): a domain (letters, digits and hyphens in
+ * dot-separated labels of 1 to 63 characters, no hyphen at either end of a label, 253 at most)
+ * or an address literal in brackets such as "[192.0.2.1]" or "[IPv6:2001:db8::1]".
+ */
+bool smtpkit_helo_name_valid(const char *name);
 
 /** Name of a mechanism as in the AUTH command, such as "CRAM-MD5". */
 const char *smtpkit_auth_mech_name(smtpkit_auth_mech mech);

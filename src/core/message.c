@@ -98,6 +98,14 @@ static const char *addr_fault(const char *addr, size_t len)
         if (addr[i] == ' ' || addr[i] == '<' || addr[i] == '>') {
             return "address holds a space, '<' or '>'";
         }
+        /* Quoted local parts and comments are legal but rare and easy to get wrong on the
+         * way to the envelope: refuse them rather than send something the user did not mean. */
+        if (memchr("\"\\(),;", addr[i], 6) != NULL) {
+            return "address holds a quote, backslash, parenthesis, comma or semicolon";
+        }
+        if (addr[i] == '@' && at != NULL) {
+            return "address has more than one '@'";
+        }
         if (addr[i] == '@') {
             at = addr + i;
         }

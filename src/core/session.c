@@ -396,6 +396,25 @@ static void on_reply(smtpkit_session *s)
     }
 }
 
+/* A reply that came before its command was written, or when none was due. RFC 5321 3.8 lets a
+ * server that is shutting down send 421 at any moment, so that one ends the session as a
+ * temporary failure with its text; anything else is a server talking out of turn. */
+static void on_early_reply(smtpkit_session *s)
+{
+    const smtpkit_reply *reply = smtpkit_reply_get(&s->parser);
+
+    if (reply->code == 421) {
+        s->last_reply = *reply;
+        smtpkit_engine_fail(s, SMTPKIT_E_TEMPORARY, states[s->state].stage,
+                            "server is closing the connection", false, reply);
+        return;
+    }
+    fail(s, SMTPKIT_E_PROTOCOL,
+         s->pending == 0 ? "server sent data when no reply was due"
+                         : "server replied before the command was sent",
+         false);
+}
+
 static void on_parse(smtpkit_session *s, smtpkit_reply_result result)
 {
     char message[SMTPKIT_ERROR_MESSAGE_MAX];
@@ -405,9 +424,15 @@ static void on_parse(smtpkit_session *s, smtpkit_reply_result result)
     case SMTPKIT_REPLY_MORE:
         break;
     case SMTPKIT_REPLY_LINE:
-        on_line(s);
+        if (!s->early) {
+            on_line(s);
+        }
         break;
     case SMTPKIT_REPLY_DONE:
+        if (s->early) {
+            on_early_reply(s);
+            break;
+        }
         on_line(s);
         s->last_reply = *smtpkit_reply_get(&s->parser);
         s->pending--;
@@ -425,15 +450,58 @@ static void on_parse(smtpkit_session *s, smtpkit_reply_result result)
 
 /* Public API ----------------------------------------------------------------------------- */
 
+static bool is_alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* The inside of an address literal: digits, hex letters, '.', ':' and the "IPv6:" tag. */
+static bool is_address_literal(const char *name, size_t len)
+{
+    size_t i;
+
+    if (len < 3 || name[0] != '[' || name[len - 1] != ']') {
+        return false;
+    }
+    for (i = 1; i < len - 1; i++) {
+        if (!is_alnum(name[i]) && name[i] != '.' && name[i] != ':') {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool smtpkit_helo_name_valid(const char *name)
+{
+    size_t len = name != NULL ? smtpkit_strnlen(name, 256) : 0;
+    size_t label = 0;
+    size_t i;
+
+    if (len == 0 || len > 253) {
+        return len > 0 && len < 256 && is_address_literal(name, len);
+    }
+    if (name[0] == '[') {
+        return is_address_literal(name, len);
+    }
+    for (i = 0; i < len; i++) {
+        if (name[i] == '.') {
+            if (label == 0 || name[i - 1] == '-') {
+                return false;
+            }
+            label = 0;
+        } else if (!(is_alnum(name[i]) || (name[i] == '-' && label > 0)) || ++label > 63) {
+            return false;
+        }
+    }
+    return label > 0 && name[len - 1] != '-';
+}
+
 static const char *config_fault(const smtpkit_session_config *c)
 {
-    const char *helo = c->helo_name;
-    size_t helo_len = helo != NULL ? smtpkit_strnlen(helo, 256) : 0;
     bool token = c->secret_is_token || c->auth == SMTPKIT_AUTH_XOAUTH2 ||
                  c->auth == SMTPKIT_AUTH_OAUTHBEARER;
 
-    if (helo_len == 0 || helo_len > 255 || smtpkit_has_control(helo, helo_len) ||
-        memchr(helo, ' ', helo_len) != NULL) {
+    if (!smtpkit_helo_name_valid(c->helo_name)) {
         return "helo_name must be a domain or an address literal";
     }
     if ((unsigned)c->tls_mode > SMTPKIT_TLS_NONE) {
@@ -563,13 +631,8 @@ smtpkit_status smtpkit_session_feed(smtpkit_session *s, const uint8_t *data, siz
             discard_after_starttls(s, len);
             break;
         }
-        if (s->pending == 0) {
-            fail(s, SMTPKIT_E_PROTOCOL, "server sent data when no reply was due", false);
-            break;
-        }
-        if (s->out_sent < s->out_len) {
-            fail(s, SMTPKIT_E_PROTOCOL, "server replied before the command was sent", false);
-            break;
+        if (s->pending == 0 || s->out_sent < s->out_len) {
+            s->early = true; /* read it whole: it may be the 421 a server may send any time */
         }
         on_parse(s, smtpkit_reply_feed(&s->parser, data, len, &used));
         data += used;

@@ -234,40 +234,13 @@ static void port_set_stage(void *ctx, smtpkit_stage stage)
     }
 }
 
-/* A domain as EHLO wants it (RFC 5321 4.1.2): letters, digits and hyphens in dot-separated
- * labels of 1 to 63 characters, no hyphen at either end of a label. */
-static bool is_domain(const char *name)
-{
-    size_t label = 0;
-    size_t i;
-
-    for (i = 0; name[i] != '\0'; i++) {
-        char c = name[i];
-
-        if (c == '.') {
-            if (label == 0 || name[i - 1] == '-') {
-                return false;
-            }
-            label = 0;
-        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                   (c == '-' && label > 0)) {
-            if (++label > 63) {
-                return false;
-            }
-        } else {
-            return false;
-        }
-    }
-    return i > 0 && i <= HOSTNAME_MAX && label > 0 && name[i - 1] != '-';
-}
-
 static const char *default_helo(char *buf, size_t size)
 {
     if (gethostname(buf, size) != 0) {
         return "localhost";
     }
     buf[size - 1] = '\0';
-    return is_domain(buf) ? buf : "localhost";
+    return smtpkit_helo_name_valid(buf) ? buf : "localhost";
 }
 
 static uint16_t default_port(smtpkit_tls_mode mode)

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
@@ -81,8 +82,15 @@ static smtpkit_status check_readable(const char *what, const char *path, bool is
             return SMTPKIT_OK;
         }
     } else {
-        FILE *file = fopen(path, "rb");
+        struct stat st;
+        FILE *file;
 
+        /* fopen() opens a directory too, and Mbed TLS then fails with an allocation error. */
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+            return smtpkit_errorf(err, SMTPKIT_E_USAGE, SMTPKIT_STAGE_NONE,
+                                  "cannot read %s %s: it is a directory", what, path);
+        }
+        file = fopen(path, "rb");
         if (file != NULL) {
             fclose(file);
             return SMTPKIT_OK;

@@ -405,6 +405,17 @@ def case_connection_refused():
     check(p.elapsed < 5, "a refused connection took the whole timeout")
 
 
+def case_too_many_bad_recipients():
+    """Postfix answers the 21st refused RCPT with 550 and, at once, 421 (hard error limit)."""
+    t = token()
+    args = submission(["--from", USER, "--subject", t])
+    for i in range(25):
+        args += ["--to", f"nobody{i}@example.test"]
+    p = run(args + ["--to", "bob@example.test"], stdin=b"x\n")
+    one_line_error(p, EX_TEMPFAIL, "421")
+    assert_not_delivered(t, users=("bob",))
+
+
 class SilentServer:
     """Accepts connections and never says a word; counts what it accepted."""
 
@@ -449,6 +460,9 @@ def case_bad_arguments():
         (good + ["--timeout", "soon"], "timeout"),
         (["--from", USER, "--to", "bob@example.test"], "server"),
         (good + ["--auth", "md4"], "md4"),
+        (good + ["--helo", "a;b"], "--helo"),
+        (["--server", url, "--from", "a@b@example.test", "--to", "bob@example.test"], "'@'"),
+        (["--server", url, "--from", USER, "--to", '"q"@example.test'], "quote"),
     ]
     for args, needle in bad_cases:
         p = run(args, stdin=b"x\n")
@@ -457,6 +471,8 @@ def case_bad_arguments():
     check(p.returncode == EX_USAGE, "an unknown command is not a usage error")
     p = run(good + ["--body-file", "/nonexistent/body"])
     one_line_error(p, EX_NOINPUT, "/nonexistent/body")
+    p = run(good + ["--ca-file", ENV["CA_DIR"]])
+    one_line_error(p, EX_NOINPUT, "directory")
     time.sleep(0.3)
     check(not server.accepted, "a connection was made despite bad arguments")
 
