@@ -23,14 +23,9 @@ static const char *dir;
 
 static transcript *load(const char *name)
 {
-    transcript *t = calloc(1, sizeof *t);
-    char path[1024];
-    char why[TRANSCRIPT_WHY_MAX];
+    transcript *t = transcript_open(dir, name);
 
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (!transcript_load(path, t, why, sizeof why)) {
-        fail_msg("%s", why);
-    }
+    assert_non_null(t);
     return t;
 }
 
@@ -122,8 +117,7 @@ static void check_transcript(const char *name)
         assert_payloads_absent(t, o.trace);
     }
     transcript_outcome_free(&o);
-    transcript_free(t);
-    free(t);
+    transcript_close(t);
 }
 
 static void test_no_secret_in_any_trace(void **state)
@@ -167,8 +161,7 @@ static void test_each_mechanism(void **state)
             fail_msg("%s: no \"%s\" in the trace:\n%s", names[i], shown[i], o.trace);
         }
         transcript_outcome_free(&o);
-        transcript_free(t);
-        free(t);
+        transcript_close(t);
     }
 }
 
@@ -188,8 +181,7 @@ static void test_wire_state_and_body_lines(void **state)
     assert_non_null(strstr(o.trace, "C: <message body, 11 bytes>\nC: .\n"));
     assert_null(strstr(o.trace, "Hello Bob"));
     transcript_outcome_free(&o);
-    transcript_free(t);
-    free(t);
+    transcript_close(t);
 }
 
 static void test_failure_is_traced(void **state)
@@ -202,8 +194,7 @@ static void test_failure_is_traced(void **state)
     assert_non_null(strstr(o.trace, "*: RCPT TO failed: 550 5.1.1 <y@example.test>: Recipient "
                                     "address rejected (permanent failure)\n"));
     transcript_outcome_free(&o);
-    transcript_free(t);
-    free(t);
+    transcript_close(t);
 }
 
 int main(int argc, char **argv)

@@ -21,21 +21,10 @@ static const char *dir;
 
 static transcript *load(const char *name)
 {
-    transcript *t = calloc(1, sizeof *t);
-    char path[1024];
-    char why[TRANSCRIPT_WHY_MAX];
+    transcript *t = transcript_open(dir, name);
 
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (!transcript_load(path, t, why, sizeof why)) {
-        fail_msg("%s", why);
-    }
+    assert_non_null(t);
     return t;
-}
-
-static void release(transcript *t)
-{
-    transcript_free(t);
-    free(t);
 }
 
 static void test_all_transcripts(void **state)
@@ -56,7 +45,7 @@ static void test_all_transcripts(void **state)
             fail_msg("%s", why);
         }
         transcript_outcome_free(&o);
-        release(t);
+        transcript_close(t);
     }
     transcript_list_free(paths, count);
 }
@@ -82,7 +71,7 @@ static void test_stages_reported(void **state)
     }
     assert_int_equal(o.stage_count, sizeof expected / sizeof expected[0]);
     transcript_outcome_free(&o);
-    release(t);
+    transcript_close(t);
 }
 
 /* Fails call 1, 2, 3, ... of the port and the message source until a run needs no failure.
@@ -115,7 +104,7 @@ static void fail_each_call(const char *name)
         assert_true(strlen(o.error.message) > 0);
     }
     assert_true(k > 10);
-    release(t);
+    transcript_close(t);
 }
 
 static void test_every_call_failed_in_turn(void **state)

@@ -442,6 +442,29 @@ void transcript_free(transcript *t)
     memset(t, 0, sizeof *t);
 }
 
+transcript *transcript_open(const char *dir, const char *name)
+{
+    transcript *t = calloc(1, sizeof *t);
+    char path[1024];
+    char why[TRANSCRIPT_WHY_MAX];
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (t != NULL && transcript_load(path, t, why, sizeof why)) {
+        return t;
+    }
+    fprintf(stderr, "%s\n", t != NULL ? why : "out of memory");
+    free(t);
+    return NULL;
+}
+
+void transcript_close(transcript *t)
+{
+    if (t != NULL) {
+        transcript_free(t);
+        free(t);
+    }
+}
+
 /* Script cursor ---------------------------------------------------------------------------- */
 
 typedef struct cursor {

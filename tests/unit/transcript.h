@@ -88,6 +88,11 @@ typedef struct transcript_fault {
 bool transcript_load(const char *path, transcript *t, char *why, size_t why_size);
 void transcript_free(transcript *t);
 
+/** Loads DIR/NAME into a new transcript; on failure says why on stderr and returns NULL. */
+transcript *transcript_open(const char *dir, const char *name);
+/** Frees a transcript from transcript_open() (NULL is fine). */
+void transcript_close(transcript *t);
+
 /** Decodes the C escapes of the format into a new buffer (NUL-terminated beyond *len). */
 bool transcript_unescape(const char *text, uint8_t **out, size_t *len);
 
