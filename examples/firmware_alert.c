@@ -2,25 +2,44 @@
  * firmware_alert.c - the shape of a device that mails an alert.
  *
  * Everything a firmware fixes at build time is a macro here: the server, the account, the
- * trust anchor (a CA certificate compiled in as a DER byte array, see anchor_gts_root_r1.h,
+ * trust anchors (CA certificates compiled in as DER byte arrays, see anchor_gts_root_r1.h,
  * which is the root Gmail's chain ends in). The device connects, does STARTTLS, verifies the
- * server against that one anchor, logs in, sends one alert and closes. Only the password comes
+ * server against its anchors, logs in, sends one alert and closes. Only the password comes
  * from outside the image: a real device reads it from its secure storage, this one from the
  * environment variable ALERT_PASSWORD.
  *
- * CMake builds it as build/examples/firmware_alert for Gmail's root. For another server, make
- * the anchor header from its CA certificate and compile with the server's settings:
+ * It also watches its own future: at start-up it logs how long each anchor it carries has
+ * left, and during the handshake how long the server's certificate has, so that a device can
+ * put "my anchor expires in 40 days" into its own reports long before it stops working.
  *
- *     tests/harness/der2c.py my-ca.pem alert_anchor > my_ca.h
- *     cc -std=c11 -Iinclude -I. -DALERT_ANCHOR_HEADER='"my_ca.h"' \
- *        -DALERT_HOST='"127.0.0.1"' -DALERT_PORT=10587 -DALERT_TLS_NAME='"localhost"' \
- *        -DALERT_USER='"alice@example.test"' -DALERT_TO='"bob@example.test"' \
+ * CMake builds it as build/examples/firmware_alert for Gmail's root. For another server, let
+ * smtpkit find and export the anchor, then compile with the server's settings:
+ *
+ *     smtpkit cert show smtp://mail.example.com:587
+ *     smtpkit cert export smtp://mail.example.com:587 --format c --name alert_anchor \
+ *         -o anchor.h
+ *     cc -std=c11 -Iinclude -I. -DALERT_ANCHOR_HEADER='"anchor.h"' \
+ *        -DALERT_HOST='"mail.example.com"' -DALERT_PORT=587 \
+ *        -DALERT_USER='"alice@example.com"' -DALERT_TO='"bob@example.com"' \
  *        examples/firmware_alert.c build/libsmtpkit.a build/libsmtpkit_core.a \
  *        -lmbedtls -lmbedx509 -lmbedcrypto -o firmware_alert
  *     ALERT_PASSWORD='...' ./firmware_alert
  *
- * ALERT_TLS_NAME is the name the certificate carries; it is needed when ALERT_HOST is an
- * address, because Mbed TLS 2.28 matches certificate names, not IP addresses.
+ * Optional settings:
+ * - ALERT_NEXT_ANCHOR_HEADER: a second anchor header (cert export --name alert_next_anchor),
+ *   the root the server will move to, shipped before the current one expires. Either anchor
+ *   verifies the server.
+ * - ALERT_PIN: "sha256//BASE64" of a public key (cert show prints it as Pin); the chain must
+ *   then also hold that key. A pin outlives a root change only if the key stays the same.
+ * - ALERT_TLS_NAME: the name the certificate carries; needed when ALERT_HOST is an address,
+ *   because Mbed TLS 2.28 matches certificate names, not IP addresses.
+ *
+ * Time: certificate dates are checked against trust.now, or the host clock when it is
+ * SMTPKIT_TIME_HOST (0). A clock before 2020 counts as unset. On Linux the clock is set; a
+ * device without a real-time clock gives the time it learned from SNTP in trust.now, and
+ * before it knows one, the default policy SMTPKIT_UNKNOWN_TIME_REFUSE fails the handshake.
+ * SMTPKIT_UNKNOWN_TIME_SKIP_DATES verifies everything but the dates; choose it only for an
+ * alert that matters more than the small risk of an expired certificate.
  */
 #define _POSIX_C_SOURCE 200809L /* gmtime_r */
 
@@ -36,6 +55,9 @@
 #define ALERT_ANCHOR_HEADER "anchor_gts_root_r1.h"
 #endif
 #include ALERT_ANCHOR_HEADER
+#ifdef ALERT_NEXT_ANCHOR_HEADER
+#include ALERT_NEXT_ANCHOR_HEADER
+#endif
 
 #ifndef ALERT_HOST
 #define ALERT_HOST "smtp.gmail.com"
@@ -55,6 +77,54 @@
 #ifndef ALERT_TO
 #define ALERT_TO "oncall@example.com"
 #endif
+
+/* This year's anchor, and next year's when the build has one. */
+static const smtpkit_anchor anchors[] = {
+    {alert_anchor, alert_anchor_len},
+#ifdef ALERT_NEXT_ANCHOR_HEADER
+    {alert_next_anchor, alert_next_anchor_len},
+#endif
+};
+
+enum { ANCHOR_COUNT = sizeof(anchors) / sizeof(anchors[0]) };
+
+/* Logs the days left of every anchor compiled in; a device would report the smallest. */
+static void log_anchors(void)
+{
+    smtpkit_time now = smtpkit_time_resolve(SMTPKIT_TIME_HOST);
+    smtpkit_cert_summary s;
+    smtpkit_error err;
+    size_t i;
+
+    for (i = 0; i < ANCHOR_COUNT; i++) {
+        if (smtpkit_cert_summarize(anchors[i].data, anchors[i].len, now, &s, &err) != SMTPKIT_OK) {
+            printf("firmware_alert: anchor %u does not parse: %s\n", (unsigned)i, err.message);
+        } else if (now == SMTPKIT_TIME_UNKNOWN) {
+            printf("firmware_alert: anchor %u: no trustworthy time yet\n", (unsigned)i);
+        } else {
+            printf("firmware_alert: anchor %u expires in %lld days\n", (unsigned)i,
+                   (long long)smtpkit_days_between(now, s.not_after));
+        }
+    }
+}
+
+/* Called during the handshake, before the password is sent: what the server presented. */
+static void log_chain(void *ctx, const smtpkit_chain_summary *chain)
+{
+    size_t first = smtpkit_chain_first_expiry(chain);
+
+    (void)ctx;
+    if (chain->count == 0 || chain->now == SMTPKIT_TIME_UNKNOWN) {
+        return;
+    }
+    printf("firmware_alert: server certificate expires in %lld days\n",
+           (long long)smtpkit_days_between(chain->now, chain->certs[0].not_after));
+    if (first != 0 && first < chain->count) {
+        printf("firmware_alert: but certificate %u of its chain expires first, in %lld days\n",
+               (unsigned)first,
+               (long long)smtpkit_days_between(chain->now, chain->certs[first].not_after));
+    }
+}
 
 /* A device clock may not be set; smtpkit then leaves Date out and the server adds it. */
 static void read_clock(smtpkit_datetime *dt)
@@ -118,20 +188,35 @@ int main(void)
     char line[512];
     size_t len = 0;
     const char *password = getenv("ALERT_PASSWORD");
+#ifdef ALERT_PIN
+    static uint8_t pin[1][SMTPKIT_SHA256_LEN];
+#endif
 
     smtpkit_error_clear(&err);
     if (password == NULL) {
         fprintf(stderr, "firmware_alert: ALERT_PASSWORD is not set\n");
         return 64;
     }
+    log_anchors();
+#ifdef ALERT_PIN
+    if (!smtpkit_pin_parse(ALERT_PIN, pin[0])) {
+        fprintf(stderr, "firmware_alert: ALERT_PIN is not sha256//BASE64\n");
+        return 64;
+    }
+    opt.trust.pins = (const uint8_t(*)[SMTPKIT_SHA256_LEN])pin;
+    opt.trust.pin_count = 1;
+#endif
     if (compose(message, sizeof(message), &len, &err) != SMTPKIT_OK)
         goto failed;
 
     opt.host = ALERT_HOST;
     opt.port = ALERT_PORT;
     opt.tls_server_name = ALERT_TLS_NAME;
-    opt.trust.ca_mem = alert_anchor;
-    opt.trust.ca_mem_len = alert_anchor_len;
+    opt.trust.anchors = anchors;
+    opt.trust.anchor_count = ANCHOR_COUNT;
+    opt.trust.now = SMTPKIT_TIME_HOST; /* or the time from SNTP, see the comment at the top */
+    opt.trust.unknown_time = SMTPKIT_UNKNOWN_TIME_REFUSE;
+    opt.trust.on_chain = log_chain;
     opt.timeout_ms = 30000;
     opt.session.tls_mode = SMTPKIT_TLS_STARTTLS;
     opt.session.helo_name = "sensor-17.example.com";

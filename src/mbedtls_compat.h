@@ -84,4 +84,13 @@
 #define SMTPKIT_X509_CRT_RAW_LEN(crt) ((crt)->raw.len)
 #endif
 
+/* The X.509 members that 3.x keeps private (raw, pk_raw, v3_ext and the names are public again
+ * since 3.1): basicConstraints CA, and the signature with its algorithms, which smtpkit reads to
+ * describe a certificate and to tell whether it signed itself. */
+#define SMTPKIT_X509_CRT_CA_ISTRUE(crt) ((crt)->MBEDTLS_PRIVATE(ca_istrue))
+#define SMTPKIT_X509_CRT_SIG(crt) (&(crt)->MBEDTLS_PRIVATE(sig))
+#define SMTPKIT_X509_CRT_SIG_MD(crt) ((crt)->MBEDTLS_PRIVATE(sig_md))
+#define SMTPKIT_X509_CRT_SIG_PK(crt) ((crt)->MBEDTLS_PRIVATE(sig_pk))
+#define SMTPKIT_X509_CRT_SIG_OPTS(crt) ((crt)->MBEDTLS_PRIVATE(sig_opts))
+
 #endif

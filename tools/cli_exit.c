@@ -79,6 +79,16 @@ void cli_print_line(const char *prefix, const char *text, size_t len)
     fputc('\n', stderr);
 }
 
+void cli_trace_line(void *ctx, smtpkit_trace_kind kind, const char *text, size_t len)
+{
+    const char *prefix = kind == SMTPKIT_TRACE_CLIENT   ? "C: "
+                         : kind == SMTPKIT_TRACE_SERVER ? "S: "
+                                                        : "* ";
+
+    (void)ctx;
+    cli_print_line(prefix, text, len);
+}
+
 static void print_formatted(const char *prefix, const char *format, va_list args) CLI_PRINTF(2, 0);
 
 static void print_formatted(const char *prefix, const char *format, va_list args)

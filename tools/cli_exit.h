@@ -9,6 +9,7 @@
 #define SMTPKIT_CLI_EXIT_H
 
 #include "smtpkit/error.h"
+#include "smtpkit/session.h"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define CLI_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
@@ -19,10 +20,12 @@
 enum cli_exit {
     CLI_EXIT_OK = 0,
     CLI_EXIT_USAGE = 64,       /* EX_USAGE: bad arguments or addresses */
+    CLI_EXIT_DATAERR = 65,     /* EX_DATAERR: an anchor file holds no certificate */
     CLI_EXIT_NOINPUT = 66,     /* EX_NOINPUT: a file given cannot be read */
     CLI_EXIT_NOHOST = 68,      /* EX_NOHOST: the server's name cannot be resolved */
     CLI_EXIT_UNAVAILABLE = 69, /* EX_UNAVAILABLE: permanent failure (5xx) */
     CLI_EXIT_SOFTWARE = 70,    /* EX_SOFTWARE: internal error */
+    CLI_EXIT_CANTCREAT = 73,   /* EX_CANTCREAT: an output file cannot be written */
     CLI_EXIT_IOERR = 74,       /* EX_IOERR: connection lost, I/O error */
     CLI_EXIT_TEMPFAIL = 75,    /* EX_TEMPFAIL: 4xx, connection refused, timeout */
     CLI_EXIT_PROTOCOL = 76,    /* EX_PROTOCOL: the server broke the protocol */
@@ -44,5 +47,8 @@ CLI_PRINTF(1, 2) void cli_warn(const char *format, ...);
 
 /** Prints "smtpkit: <text>" on stderr, control bytes shown as '?'. */
 void cli_print_line(const char *prefix, const char *text, size_t len);
+
+/** A smtpkit_trace_fn for -v: "smtpkit: C: ...", "S: ..." or "* ..." on stderr. */
+void cli_trace_line(void *ctx, smtpkit_trace_kind kind, const char *text, size_t len);
 
 #endif

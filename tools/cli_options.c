@@ -42,7 +42,8 @@ enum option_id {
     OPT_ALLOW_PLAINTEXT_AUTH,
     OPT_RCPT_STRICT,
     OPT_CONFIG,
-    OPT_ACCOUNT
+    OPT_ACCOUNT,
+    OPT_PINNED_PUBKEY
 };
 
 static const struct option long_options[] = {
@@ -70,6 +71,8 @@ static const struct option long_options[] = {
     {"rcpt-strict", no_argument, NULL, OPT_RCPT_STRICT},
     {"config", required_argument, NULL, OPT_CONFIG},
     {"account", required_argument, NULL, OPT_ACCOUNT},
+    {"pinned-pubkey", required_argument, NULL, OPT_PINNED_PUBKEY},
+    {"pinnedpubkey", required_argument, NULL, OPT_PINNED_PUBKEY}, /* curl's spelling */
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -88,7 +91,6 @@ static const struct {
     {OPT_PASSWORD_FILE, offsetof(cli_send_args, password_file)},
     {OPT_PASSWORD_COMMAND, offsetof(cli_send_args, password_command)},
     {OPT_AUTH, offsetof(cli_send_args, auth)},
-    {OPT_CA_FILE, offsetof(cli_send_args, ca_file)},
     {OPT_CA_DIR, offsetof(cli_send_args, ca_dir)},
     {OPT_CERT, offsetof(cli_send_args, cert)},
     {OPT_KEY, offsetof(cli_send_args, key)},
@@ -100,6 +102,7 @@ static const struct {
 
 static const char help_text[] =
     "usage: smtpkit send --server URL --from ADDR --to ADDR [options] < body\n"
+    "       smtpkit cert show|export|check URL [options]   (smtpkit cert --help)\n"
     "       smtpkit --help | --version\n"
     "Sends a plain-text message over SMTP with TLS, verifying the server certificate.\n"
     "\n"
@@ -113,8 +116,10 @@ static const char help_text[] =
     "  --password-file FILE     line of FILE, or of what CMD prints (/bin/sh -c)\n"
     "  --password-command CMD\n"
     "  --auth MECH            plain, login, cram-md5, xoauth2, oauthbearer (token)\n"
-    "  --ca-file FILE         trust anchors, PEM or DER (default: system bundle)\n"
-    "  --ca-dir DIR           a directory of trust anchors\n"
+    "  --ca-file FILE         trust anchors, PEM or DER, repeatable (default: the\n"
+    "  --ca-dir DIR             system bundle); a directory of trust anchors\n"
+    "  --pinned-pubkey HASH   also require this key in the chain: sha256//BASE64 or\n"
+    "                         64 hex digits of the SPKI SHA-256, repeatable\n"
     "  --cert FILE --key FILE client certificate and key\n"
     "  --tls-server-name NAME name to verify and send as SNI (default: the host)\n"
     "  --helo NAME            EHLO name (default: this machine's name)\n"
@@ -124,7 +129,8 @@ static const char help_text[] =
     "  --rcpt-strict          fail if any recipient is rejected (default: warn)\n"
     "  --config FILE          msmtp configuration (default: $SMTPKIT_CONFIG)\n"
     "  --account NAME         account in it (default: \"default\")\n"
-    "  -v, --verbose          trace the SMTP dialogue on stderr (secrets redacted)\n"
+    "  -v, --verbose          trace the SMTP dialogue and the certificate chain on\n"
+    "                         stderr (secrets redacted)\n"
     "Exit: 0 sent, 64 usage, 66 unreadable file, 68 unknown host, 69 5xx, 70 bug,\n"
     "74 I/O, 75 4xx/refused/timeout, 76 protocol, 77 TLS/cert/AUTH refused, 78 config\n";
 
@@ -191,6 +197,10 @@ static int apply_option(cli_send_args *args, int id, const char *value)
         return append(&args->cc, value);
     case OPT_BCC:
         return append(&args->bcc, value);
+    case OPT_CA_FILE:
+        return append(&args->ca_files, value);
+    case OPT_PINNED_PUBKEY:
+        return append(&args->pins, value);
     case OPT_PASSWORD:
         return cli_fail(CLI_EXIT_USAGE, "--password is not supported: other users can read the "
                                         "command line; use SMTPKIT_PASSWORD, --password-file or "
@@ -262,5 +272,7 @@ void cli_options_free(cli_send_args *args)
     free(args->to.items);
     free(args->cc.items);
     free(args->bcc.items);
+    free(args->ca_files.items);
+    free(args->pins.items);
     memset(args, 0, sizeof *args);
 }

@@ -27,7 +27,8 @@ typedef struct cli_send_args {
     const char *password_file;
     const char *password_command;
     const char *auth;
-    const char *ca_file;
+    cli_list ca_files; /* --ca-file, repeatable */
+    cli_list pins;     /* --pinned-pubkey, repeatable */
     const char *ca_dir;
     const char *cert;
     const char *key;

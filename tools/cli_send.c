@@ -21,6 +21,7 @@
 #include "cli_message.h"
 #include "cli_options.h"
 #include "cli_secret.h"
+#include "cli_trust.h"
 #include "cli_url.h"
 #include "smtpkit/client.h"
 
@@ -39,6 +40,8 @@ typedef struct cli_request {
     size_t rcpt_count;
     smtpkit_rcpt_result *results;
     cli_message message;
+    cli_anchor_set ca_anchors;           /* several --ca-file, read into anchors */
+    uint8_t (*pins)[SMTPKIT_SHA256_LEN]; /* --pinned-pubkey */
 } cli_request;
 
 static bool has_control(const char *text, bool allow_tab)
@@ -249,19 +252,24 @@ static int resolve_auth(cli_request *req)
 
 /* ---- TLS and the rest of the settings ---- */
 
-static void resolve_tls(cli_request *req)
+static int resolve_tls(cli_request *req)
 {
     const cli_send_args *args = req->args;
     const cli_account *acc = req->account;
     smtpkit_trust *trust = &req->client.trust;
-    bool config_trust = args->ca_file == NULL && args->ca_dir == NULL;
+    bool config_trust = args->ca_files.count == 0 && args->ca_dir == NULL;
 
-    trust->ca_file = config_trust ? acc->tls_trust_file : args->ca_file;
+    /* Several --ca-file are read in open_inputs(), with the other files. */
+    trust->ca_file = config_trust ? acc->tls_trust_file : NULL;
     trust->ca_dir = args->ca_dir;
     trust->client_cert_file = args->cert != NULL ? args->cert : acc->tls_cert_file;
     trust->client_key_file = args->key != NULL ? args->key : acc->tls_key_file;
     req->client.tls_server_name =
         args->tls_server_name != NULL ? args->tls_server_name : acc->tls_server_name;
+    if (args->verbose) {
+        trust->on_chain = cli_trust_trace_chain;
+    }
+    return cli_trust_pins(trust, &req->pins, &args->pins);
 }
 
 static int check_name(const char *where, const char *name)
@@ -286,9 +294,11 @@ static int resolve_settings(cli_request *req)
     const cli_send_args *args = req->args;
     const cli_account *acc = req->account;
     unsigned timeout_s = args->timeout_s != 0 ? args->timeout_s : acc->timeout_s;
-    int rc;
+    int rc = resolve_tls(req);
 
-    resolve_tls(req);
+    if (rc != 0) {
+        return rc;
+    }
     if ((req->client.trust.client_cert_file == NULL) !=
         (req->client.trust.client_key_file == NULL)) {
         return cli_fail(CLI_EXIT_USAGE, "a client certificate needs both --cert and --key "
@@ -398,24 +408,17 @@ static int compose(cli_request *req)
 
 static int open_inputs(cli_request *req)
 {
-    int rc = try_trust(req);
+    int rc = req->server.mode == SMTPKIT_TLS_NONE
+                 ? 0
+                 : cli_trust_ca_files(&req->client.trust, &req->ca_anchors, &req->args->ca_files);
 
+    rc = rc != 0 ? rc : try_trust(req);
     rc = rc != 0 ? rc : cli_message_open_body(&req->message, req->args->body_file);
     rc = rc != 0 ? rc : read_secret(req);
     return rc != 0 ? rc : compose(req);
 }
 
 /* ---- sending ---- */
-
-static void trace_line(void *ctx, smtpkit_trace_kind kind, const char *text, size_t len)
-{
-    const char *prefix = kind == SMTPKIT_TRACE_CLIENT   ? "C: "
-                         : kind == SMTPKIT_TRACE_SERVER ? "S: "
-                                                        : "* ";
-
-    (void)ctx;
-    cli_print_line(prefix, text, len);
-}
 
 static void report_recipients(const cli_request *req)
 {
@@ -448,7 +451,7 @@ static int send_message(cli_request *req)
     memset(&accepted, 0, sizeof accepted);
     envelope.accepted = &accepted;
     if (req->args->verbose) {
-        req->client.session.trace = trace_line;
+        req->client.session.trace = cli_trace_line;
     }
 
     warn_plaintext(req);
@@ -560,6 +563,8 @@ static void free_request(cli_request *req)
     cli_secret_free(&req->secret);
     cli_secret_free(&req->env_secret);
     cli_message_close(&req->message);
+    cli_anchor_set_free(&req->ca_anchors);
+    free(req->pins);
 }
 
 int cli_send_main(int argc, char **argv)

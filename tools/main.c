@@ -1,15 +1,17 @@
 /*
  * main.c - the smtpkit command: dispatches to its commands and answers --help and --version.
  *
- * "send" is the one command for now. It is also the default when the first argument is an
- * option ("smtpkit --server ... --to ..."), as msmtp users expect; a later command (cert,
- * queue) is a word, so it cannot be confused with an option and changes nothing here.
+ * "send" sends a message; "cert" shows, exports and checks a server's certificates and the
+ * trust anchors a device carries. "send" is also the default when the first argument is an
+ * option ("smtpkit --server ... --to ..."), as msmtp users expect; every other command is a
+ * word, so it cannot be confused with an option.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include <mbedtls/version.h>
 
+#include "cli_cert.h"
 #include "cli_exit.h"
 #include "cli_options.h"
 #include "cli_send.h"
@@ -27,6 +29,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(command, "send") == 0) {
         return cli_send_main(argc - 1, argv + 1);
+    }
+    if (strcmp(command, "cert") == 0) {
+        return cli_cert_main(argc - 1, argv + 1);
     }
     if (strcmp(command, "--help") == 0 || strcmp(command, "-h") == 0 ||
         strcmp(command, "help") == 0) {

@@ -46,6 +46,37 @@ SMTPKIT_MUST_CHECK smtpkit_status smtpkit_client_send(const smtpkit_client_optio
                                                       const smtpkit_message_source *msg,
                                                       smtpkit_error *err);
 
+/** DER bytes of one certificate, owned by the smtpkit_probe that holds it. */
+typedef struct smtpkit_der {
+    unsigned char *data;
+    size_t len;
+} smtpkit_der;
+
+/** What smtpkit_client_probe() learned about a server's certificates. */
+typedef struct smtpkit_probe {
+    smtpkit_der sent[SMTPKIT_CHAIN_MAX]; /**< the chain exactly as the server sent it */
+    size_t sent_count;                   /**< entries in sent */
+    size_t sent_total;                   /**< certificates sent (more than sent_count if cut) */
+    smtpkit_der path[SMTPKIT_CHAIN_MAX]; /**< DER of each certificate of chain, leaf first */
+    smtpkit_chain_summary chain;         /**< the verified path, as the handshake saw it */
+    smtpkit_error verify; /**< SMTPKIT_OK, or the SMTPKIT_E_CERT a send would have failed with */
+    char tls[160];        /**< protocol version and cipher suite */
+} smtpkit_probe;
+
+/**
+ * Connects as smtpkit_client_send() would (STARTTLS after EHLO, or implicit TLS; never
+ * SMTPKIT_TLS_NONE), completes the TLS handshake even when the chain does not verify, records
+ * the chain and the verdict in @p probe, and closes without sending credentials or mail.
+ * SMTPKIT_OK when the handshake completed, whatever the verdict (see probe->verify); a
+ * connection, STARTTLS or TLS failure otherwise. Free @p probe with smtpkit_probe_free() in
+ * both cases.
+ */
+SMTPKIT_MUST_CHECK smtpkit_status smtpkit_client_probe(const smtpkit_client_options *opt,
+                                                       smtpkit_probe *probe, smtpkit_error *err);
+
+/** Frees what @p probe holds and zeroes it; NULL is fine. */
+void smtpkit_probe_free(smtpkit_probe *probe);
+
 #ifdef __cplusplus
 }
 #endif

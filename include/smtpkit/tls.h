@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "smtpkit/anchors.h"
 #include "smtpkit/error.h"
 #include "smtpkit/net.h"
 
@@ -17,12 +18,27 @@
 extern "C" {
 #endif
 
-/** Where the trust anchors come from. With none set, the system bundle is used. */
+/**
+ * Where the trust anchors come from, and how the server's chain is judged. With no anchor
+ * source set (ca_file, ca_dir, ca_mem, anchors), the system bundle is used. Several sources
+ * add up. Chain, signatures and host name are always verified; pins add a check, never
+ * replace one.
+ */
 typedef struct smtpkit_trust {
     const char *ca_file;         /**< PEM or DER file with one or more CA certificates */
     const char *ca_dir;          /**< directory of PEM/DER CA certificates */
-    const unsigned char *ca_mem; /**< PEM (NUL included in the length) or DER bytes */
+    const unsigned char *ca_mem; /**< PEM (NUL included in the length or not) or DER bytes */
     size_t ca_mem_len;
+    const smtpkit_anchor *anchors; /**< several anchors compiled in (see smtpkit/anchors.h) */
+    size_t anchor_count;
+    /** SHA-256 digests of SubjectPublicKeyInfo: when pin_count > 0, some certificate of the
+     *  verified path (leaf, intermediate or anchor) must have one of these public keys. */
+    const uint8_t (*pins)[SMTPKIT_SHA256_LEN];
+    size_t pin_count;
+    smtpkit_time now; /**< time to check dates against; SMTPKIT_TIME_HOST (0): host clock */
+    smtpkit_unknown_time unknown_time; /**< policy when no trustworthy time is known */
+    smtpkit_chain_fn on_chain;         /**< optional: the verified path, once per handshake */
+    void *on_chain_ctx;
     const char *client_cert_file; /**< optional client certificate (PEM or DER) */
     const char *client_key_file;  /**< its private key */
 } smtpkit_trust;
@@ -36,7 +52,8 @@ typedef struct smtpkit_tls smtpkit_tls;
 /**
  * Creates a client TLS context that will verify the server as @p server_name (also sent as
  * SNI) against @p trust. SMTPKIT_E_USAGE for an anchor or key file that cannot be read or
- * parsed (the message names the file), SMTPKIT_E_INTERNAL for a library failure.
+ * parsed (the message names the file or the anchor's index), SMTPKIT_E_INTERNAL for a library
+ * failure. @p trust and what it points to must outlive the context.
  */
 SMTPKIT_MUST_CHECK smtpkit_status smtpkit_tls_new(smtpkit_tls **tls, const smtpkit_trust *trust,
                                                   const char *server_name, smtpkit_error *err);
@@ -49,7 +66,8 @@ void smtpkit_tls_set_fd(smtpkit_tls *tls, int fd);
 
 /**
  * Advances the handshake. SMTPKIT_OK with *@p want = DONE when complete; SMTPKIT_E_CERT when
- * the chain or host name does not verify (the message says why); SMTPKIT_E_TLS otherwise.
+ * the chain, a date, the host name or a pin does not verify, or no time is known under the
+ * REFUSE policy (the message says which certificate and why); SMTPKIT_E_TLS otherwise.
  */
 SMTPKIT_MUST_CHECK smtpkit_status smtpkit_tls_handshake(smtpkit_tls *tls, smtpkit_io *want,
                                                         smtpkit_error *err);
@@ -66,6 +84,12 @@ SMTPKIT_MUST_CHECK smtpkit_status smtpkit_tls_write(smtpkit_tls *tls, const uint
 
 /** Sends close_notify, best effort, without waiting. */
 void smtpkit_tls_close_notify(smtpkit_tls *tls);
+
+/**
+ * The verified path of the last handshake (also after a failed verification; count 0 when
+ * the server sent no certificate). Valid until smtpkit_tls_free().
+ */
+const smtpkit_chain_summary *smtpkit_tls_chain(const smtpkit_tls *tls);
 
 /**
  * After the handshake, writes the protocol version and cipher suite, such as

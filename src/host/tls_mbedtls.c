@@ -4,7 +4,9 @@
  * A client that always verifies: VERIFY_REQUIRED, TLS 1.2 at least (RFC 8314 section 4.1,
  * RFC 8996), the expected name set with mbedtls_ssl_set_hostname() so that it is both sent as
  * SNI and checked against the certificate (RFC 6125). Anchors come from a file, a directory,
- * memory or the system bundle. The record layer runs over the non-blocking socket port, so
+ * memory, a list of compiled-in anchors or the system bundle. The chain is judged once more by
+ * the verify callback of tls_verify.c (dates against the caller's time, pins, the summary of
+ * the path). The record layer runs over the non-blocking socket port, so
  * every call may ask to be repeated; socket failures seen inside Mbed TLS's callbacks are kept
  * and reported as the I/O errors they are, not as an opaque TLS error. Version differences
  * between Mbed TLS 2.28 and 3.x live in mbedtls_compat.h.
@@ -13,10 +15,11 @@
 
 #include "smtpkit/tls.h"
 
+#include "host/cert_x509.h"
 #include "host/errorf.h"
+#include "host/tls_internal.h"
+#include "host/tls_verify.h"
 
-#include <arpa/inet.h>
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -24,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <mbedtls/ctr_drbg.h>
@@ -46,7 +48,10 @@ struct smtpkit_tls {
     mbedtls_x509_crt anchors;
     mbedtls_x509_crt own_cert;
     mbedtls_pk_context own_key;
+    smtpkit_verifier verifier;
+    smtpkit_error verdict; /* inspect mode: the failure a verifying handshake would report */
     int fd;
+    bool inspect;           /* complete the handshake whatever the chain (the probe) */
     bool closed;            /* close_notify sent */
     smtpkit_error io_error; /* a socket failure seen by the callbacks */
     char server_name[256];  /* for messages */
@@ -132,29 +137,22 @@ static smtpkit_status load_ca_dir(smtpkit_tls *t, const char *path, smtpkit_erro
     return SMTPKIT_OK;
 }
 
-/* PEM must reach Mbed TLS with its terminating NUL counted; callers forget, so add one. */
-static smtpkit_status load_ca_mem(smtpkit_tls *t, const unsigned char *data, size_t len,
-                                  smtpkit_error *err)
+/* Each anchor is DER or PEM; a failure names it by its index in trust->anchors. */
+static smtpkit_status load_anchor_list(smtpkit_tls *t, const smtpkit_trust *trust,
+                                       smtpkit_error *err)
 {
-    static const char pem_begin[] = "-----BEGIN";
-    unsigned char *copy = NULL;
-    int ret;
+    size_t i;
 
-    if (len >= sizeof pem_begin - 1 && memcmp(data, pem_begin, sizeof pem_begin - 1) == 0 &&
-        data[len - 1] != '\0') {
-        copy = malloc(len + 1);
-        if (copy == NULL) {
-            return smtpkit_error_set(err, SMTPKIT_E_INTERNAL, SMTPKIT_STAGE_NONE,
-                                     "out of memory loading CA certificates");
+    for (i = 0; i < trust->anchor_count; i++) {
+        char what[32];
+
+        snprintf(what, sizeof what, "anchor %zu", i);
+        if (smtpkit_x509_parse(&t->anchors, trust->anchors[i].data, trust->anchors[i].len, what,
+                               err) != SMTPKIT_OK) {
+            return err->status;
         }
-        memcpy(copy, data, len);
-        copy[len] = '\0';
-        data = copy;
-        len++;
     }
-    ret = mbedtls_x509_crt_parse(&t->anchors, data, len);
-    free(copy);
-    return ret < 0 ? file_error(err, "CA certificates in", "memory", ret) : SMTPKIT_OK;
+    return SMTPKIT_OK;
 }
 
 static smtpkit_status load_anchors(smtpkit_tls *t, const smtpkit_trust *trust, smtpkit_error *err)
@@ -175,7 +173,18 @@ static smtpkit_status load_anchors(smtpkit_tls *t, const smtpkit_trust *trust, s
     }
     if (trust != NULL && trust->ca_mem != NULL) {
         given = true;
-        if (load_ca_mem(t, trust->ca_mem, trust->ca_mem_len, err) != SMTPKIT_OK) {
+        if (smtpkit_x509_parse(&t->anchors, trust->ca_mem, trust->ca_mem_len,
+                               "CA certificates in memory", err) != SMTPKIT_OK) {
+            return err->status;
+        }
+    }
+    if (trust != NULL && trust->anchor_count > 0) {
+        given = true;
+        if (trust->anchors == NULL) {
+            return smtpkit_error_set(err, SMTPKIT_E_USAGE, SMTPKIT_STAGE_NONE,
+                                     "anchor_count is set but anchors is NULL");
+        }
+        if (load_anchor_list(t, trust, err) != SMTPKIT_OK) {
             return err->status;
         }
     }
@@ -279,7 +288,10 @@ static smtpkit_status configure(smtpkit_tls *t, const smtpkit_trust *trust, smtp
     if (ret != 0) {
         return library_error(err, "TLS configuration", ret);
     }
-    mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+    /* The probe must see the chain even when it does not verify; it never sends anything
+     * over such a connection, and its verdict is computed from the same flags. */
+    mbedtls_ssl_conf_authmode(&t->conf, t->inspect ? MBEDTLS_SSL_VERIFY_OPTIONAL
+                                                   : MBEDTLS_SSL_VERIFY_REQUIRED);
     SMTPKIT_SSL_CONF_MIN_TLS12(&t->conf);
     mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, &t->drbg);
 
@@ -288,6 +300,7 @@ static smtpkit_status configure(smtpkit_tls *t, const smtpkit_trust *trust, smtp
         return err->status;
     }
     mbedtls_ssl_conf_ca_chain(&t->conf, &t->anchors, NULL);
+    mbedtls_ssl_conf_verify(&t->conf, smtpkit_verifier_callback, &t->verifier);
     return SMTPKIT_OK;
 }
 
@@ -307,8 +320,8 @@ static smtpkit_status setup_session(smtpkit_tls *t, const char *server_name, smt
     return SMTPKIT_OK;
 }
 
-smtpkit_status smtpkit_tls_new(smtpkit_tls **tls, const smtpkit_trust *trust,
-                               const char *server_name, smtpkit_error *err)
+static smtpkit_status create(smtpkit_tls **tls, const smtpkit_trust *trust, const char *server_name,
+                             bool inspect, smtpkit_error *err)
 {
     smtpkit_tls *t;
 
@@ -323,7 +336,9 @@ smtpkit_status smtpkit_tls_new(smtpkit_tls **tls, const smtpkit_trust *trust,
                                  "out of memory creating the TLS context");
     }
     t->fd = -1;
+    t->inspect = inspect;
     snprintf(t->server_name, sizeof t->server_name, "%s", server_name);
+    smtpkit_verifier_init(&t->verifier, trust, &t->anchors, t->server_name, inspect);
     mbedtls_entropy_init(&t->entropy);
     mbedtls_ctr_drbg_init(&t->drbg);
     mbedtls_ssl_config_init(&t->conf);
@@ -341,11 +356,24 @@ smtpkit_status smtpkit_tls_new(smtpkit_tls **tls, const smtpkit_trust *trust,
     return SMTPKIT_OK;
 }
 
+smtpkit_status smtpkit_tls_new(smtpkit_tls **tls, const smtpkit_trust *trust,
+                               const char *server_name, smtpkit_error *err)
+{
+    return create(tls, trust, server_name, false, err);
+}
+
+smtpkit_status smtpkit_tls_new_inspect(smtpkit_tls **tls, const smtpkit_trust *trust,
+                                       const char *server_name, smtpkit_error *err)
+{
+    return create(tls, trust, server_name, true, err);
+}
+
 void smtpkit_tls_free(smtpkit_tls *tls)
 {
     if (tls == NULL) {
         return;
     }
+    smtpkit_verifier_free(&tls->verifier);
     mbedtls_ssl_free(&tls->ssl);
     mbedtls_ssl_config_free(&tls->conf);
     mbedtls_pk_free(&tls->own_key);
@@ -360,67 +388,6 @@ void smtpkit_tls_free(smtpkit_tls *tls)
 void smtpkit_tls_set_fd(smtpkit_tls *tls, int fd)
 {
     tls->fd = fd;
-}
-
-/* Appends @p len bytes of @p text to the NUL-terminated @p out, cutting to fit. */
-static void append(char *out, size_t size, const char *text, size_t len)
-{
-    size_t used = strlen(out);
-
-    if (used + 1 >= size) {
-        return;
-    }
-    if (len > size - used - 1) {
-        len = size - used - 1;
-    }
-    memcpy(out + used, text, len);
-    out[used + len] = '\0';
-}
-
-/* Whether @p name is an IPv4 or IPv6 address, which Mbed TLS 2.28 cannot match in a SAN. */
-static bool is_ip_literal(const char *name)
-{
-    unsigned char addr[16];
-
-    return inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1;
-}
-
-/* One line from the verification flags: our own words for a name mismatch (the most common
- * failure, and Mbed TLS's text does not say which name was expected), Mbed TLS's for the rest,
- * its lines joined with "; ". */
-static smtpkit_status certificate_failed(smtpkit_tls *t, uint32_t flags, smtpkit_error *err)
-{
-    char message[SMTPKIT_ERROR_MESSAGE_MAX] = "server certificate does not verify";
-    char info[512];
-    const char *separator = ": ";
-    char *line;
-
-    if ((flags & MBEDTLS_X509_BADCERT_CN_MISMATCH) != 0) {
-        static const char mismatch[] = ": its names (CN/SAN) do not match ";
-
-        append(message, sizeof message, mismatch, sizeof mismatch - 1);
-        append(message, sizeof message, t->server_name, strlen(t->server_name));
-        if (is_ip_literal(t->server_name)) {
-            static const char hint[] = " (Mbed TLS matches names only: verify a host name)";
-
-            append(message, sizeof message, hint, sizeof hint - 1);
-        }
-        separator = "; ";
-        flags &= ~(uint32_t)MBEDTLS_X509_BADCERT_CN_MISMATCH;
-    }
-    if (flags == 0 || mbedtls_x509_crt_verify_info(info, sizeof info, "", flags) <= 0) {
-        return smtpkit_error_set(err, SMTPKIT_E_CERT, SMTPKIT_STAGE_TLS, message);
-    }
-    for (line = info; *line != '\0';) {
-        size_t len = strcspn(line, "\n");
-
-        line[0] = (char)tolower((unsigned char)line[0]);
-        append(message, sizeof message, separator, strlen(separator));
-        append(message, sizeof message, line, len);
-        separator = "; ";
-        line += len + (line[len] == '\n' ? 1 : 0);
-    }
-    return smtpkit_error_set(err, SMTPKIT_E_CERT, SMTPKIT_STAGE_TLS, message);
 }
 
 /* After a failed Mbed TLS call: the socket's own failure if there was one, else TLS's. */
@@ -450,6 +417,19 @@ static bool wants_more(int ret, smtpkit_io *want)
     return false;
 }
 
+/* A completed handshake: in inspect mode, the verdict a verifying context would give. */
+static smtpkit_status handshake_done(smtpkit_tls *tls)
+{
+    uint32_t flags = mbedtls_ssl_get_verify_result(&tls->ssl);
+
+    smtpkit_error_clear(&tls->verdict);
+    if (tls->inspect && flags != 0) {
+        (void)smtpkit_verifier_failed(&tls->verifier, flags, &tls->verdict);
+    }
+    smtpkit_verifier_report(&tls->verifier);
+    return SMTPKIT_OK;
+}
+
 smtpkit_status smtpkit_tls_handshake(smtpkit_tls *tls, smtpkit_io *want, smtpkit_error *err)
 {
     uint32_t flags;
@@ -461,13 +441,19 @@ smtpkit_status smtpkit_tls_handshake(smtpkit_tls *tls, smtpkit_io *want, smtpkit
         ret = mbedtls_ssl_handshake(&tls->ssl);
     } while (SMTPKIT_SSL_IS_RETRY(ret));
 
-    if (ret == 0 || wants_more(ret, want)) {
+    if (wants_more(ret, want)) {
         return SMTPKIT_OK;
+    }
+    if (ret == 0) {
+        return handshake_done(tls);
     }
     /* (uint32_t)-1 means verification did not run (no certificate received yet). */
     flags = mbedtls_ssl_get_verify_result(&tls->ssl);
     if (flags != 0 && flags != (uint32_t)-1) {
-        return certificate_failed(tls, flags, err);
+        smtpkit_status status = smtpkit_verifier_failed(&tls->verifier, flags, err);
+
+        smtpkit_verifier_report(&tls->verifier);
+        return status;
     }
     return record_failed(tls, "TLS", ret, err);
 }
@@ -531,4 +517,41 @@ void smtpkit_tls_describe(const smtpkit_tls *tls, char *out, size_t size)
 {
     snprintf(out, size, "%s, %s", mbedtls_ssl_get_version(&tls->ssl),
              mbedtls_ssl_get_ciphersuite(&tls->ssl));
+}
+
+const smtpkit_chain_summary *smtpkit_tls_chain(const smtpkit_tls *tls)
+{
+    return &tls->verifier.chain;
+}
+
+/* Hands the copies over: the probe frees them from now on. */
+static void move_copies(smtpkit_der *to, smtpkit_der *from)
+{
+    size_t i;
+
+    for (i = 0; i < SMTPKIT_CHAIN_MAX; i++) {
+        to[i] = from[i];
+        from[i].data = NULL;
+        from[i].len = 0;
+    }
+}
+
+smtpkit_status smtpkit_tls_take_inspection(smtpkit_tls *tls, smtpkit_probe *probe,
+                                           smtpkit_error *err)
+{
+    smtpkit_verifier *v = &tls->verifier;
+
+    if (v->out_of_memory) {
+        return smtpkit_error_set(err, SMTPKIT_E_INTERNAL, SMTPKIT_STAGE_TLS,
+                                 "out of memory copying the server's certificates");
+    }
+    move_copies(probe->sent, v->sent);
+    move_copies(probe->path, v->path);
+    probe->sent_count = v->sent_count;
+    probe->sent_total = v->sent_total;
+    v->sent_count = 0;
+    v->sent_total = 0;
+    probe->chain = v->chain;
+    probe->verify = tls->verdict;
+    return SMTPKIT_OK;
 }

@@ -380,8 +380,11 @@ if [[ ! -f $DIR/env ]]; then
 fi
 # shellcheck source=/dev/null
 source "$DIR/env"
+CERT_PORTS=("$SMTPKIT_PORT_CHAIN" "$SMTPKIT_PORT_CHAIN_TLS" "$SMTPKIT_PORT_EXPIRED"
+    "$SMTPKIT_PORT_FUTURE" "$SMTPKIT_PORT_SELFSIGNED" "$SMTPKIT_PORT_UNKNOWN"
+    "$SMTPKIT_PORT_ANCHOR_SOON" "$SMTPKIT_PORT_ANCHOR_EXPIRED")
 ALL_PORTS=("$SMTPKIT_PORT_SUBMISSION" "$SMTPKIT_PORT_SMTPS" "$SMTPKIT_PORT_PLAIN"
-    "$SMTPKIT_PORT_WRONGHOST" "$SMTPKIT_PORT_PLAINAUTH")
+    "$SMTPKIT_PORT_WRONGHOST" "$SMTPKIT_PORT_PLAINAUTH" "${CERT_PORTS[@]}")
 MASTER_PIDS=("$(tr -dc '0-9' <"$DIR/spool/pid/master.pid")"
     "$(tr -dc '0-9' <"$DIR/dovecot/run/master.pid")")
 
@@ -391,10 +394,35 @@ expect_ok "env exports every documented variable" bash -c '
     for v in SMTPKIT_TEST_DIR CA_FILE CA_DER CA_DIR OTHER_CA_FILE SMTPKIT_PORT_SUBMISSION \
              SMTPKIT_PORT_SMTPS SMTPKIT_PORT_PLAIN SMTPKIT_PORT_WRONGHOST \
              SMTPKIT_PORT_PLAINAUTH SMTPKIT_TEST_USER SMTPKIT_TEST_PASSWORD \
-             SMTPKIT_MAILDIR_ROOT; do
+             SMTPKIT_MAILDIR_ROOT SMTPKIT_PORT_CERTBASE SMTPKIT_PORT_CHAIN \
+             SMTPKIT_PORT_CHAIN_TLS SMTPKIT_PORT_EXPIRED SMTPKIT_PORT_FUTURE \
+             SMTPKIT_PORT_SELFSIGNED SMTPKIT_PORT_UNKNOWN SMTPKIT_PORT_ANCHOR_SOON \
+             SMTPKIT_PORT_ANCHOR_EXPIRED CHAIN_ROOT_FILE CHAIN_ROOT_DER CHAIN_CA_DIR \
+             CHAIN_INTERMEDIATE_FILE CHAIN_LEAF_FILE EXPIRED_LEAF_FILE FUTURE_LEAF_FILE \
+             SELFSIGNED_FILE UNKNOWN_LEAF_FILE SOON_ROOT_FILE SOON_LEAF_FILE \
+             EXPIRED_ROOT_FILE EXPIRED_ROOT_LEAF_FILE; do
         [[ -n ${!v:-} ]] || { echo "missing $v"; exit 1; }
     done
+    for v in CHAIN_ROOT_FILE CHAIN_ROOT_DER CHAIN_INTERMEDIATE_FILE CHAIN_LEAF_FILE \
+             EXPIRED_LEAF_FILE FUTURE_LEAF_FILE SELFSIGNED_FILE UNKNOWN_LEAF_FILE \
+             SOON_ROOT_FILE SOON_LEAF_FILE EXPIRED_ROOT_FILE EXPIRED_ROOT_LEAF_FILE; do
+        runuser -u nobody -- test -r "${!v}" || { echo "$v not world-readable"; exit 1; }
+    done
+    i=0
+    for v in CHAIN CHAIN_TLS EXPIRED FUTURE SELFSIGNED UNKNOWN ANCHOR_SOON ANCHOR_EXPIRED; do
+        v=SMTPKIT_PORT_$v
+        [[ ${!v} == $((SMTPKIT_PORT_CERTBASE + i)) ]] \
+            || { echo "$v is ${!v}, not CERTBASE+$i"; exit 1; }
+        i=$((i + 1))
+    done
     [[ $SMTPKIT_TEST_PASSWORD == "correct horse" ]]'
+# shellcheck disable=SC2016
+expect_ok "CHAIN_ROOT_DER is the DER form of CHAIN_ROOT_FILE" \
+    bash -c 'cmp <(openssl x509 -in "$CHAIN_ROOT_FILE" -outform DER) "$CHAIN_ROOT_DER"'
+# shellcheck disable=SC2016
+expect_ok "CHAIN_CA_DIR holds only the chain root, under its subject hash" \
+    bash -c 'h=$(openssl x509 -in "$CHAIN_ROOT_FILE" -noout -hash) &&
+        [[ $(ls "$CHAIN_CA_DIR") == "$h.0" ]] && cmp "$CHAIN_ROOT_FILE" "$CHAIN_CA_DIR/$h.0"'
 # shellcheck disable=SC2016
 expect_ok "CA_DER is the DER form of CA_FILE" \
     bash -c 'cmp <(openssl x509 -in "$CA_FILE" -outform DER) "$CA_DER"'
@@ -403,6 +431,66 @@ expect_ok "CA_DIR holds the CA under its subject hash" \
     bash -c 'cmp "$CA_FILE" "$CA_DIR/$(openssl x509 -in "$CA_FILE" -noout -hash).0"'
 expect_fail "server certificate does not verify against OTHER_CA_FILE" \
     openssl verify -CAfile "$OTHER_CA_FILE" "$SMTPKIT_TEST_DIR/ca/server.pem"
+
+echo "# test certificates"
+# not_after FILE: notAfter as seconds since the epoch.
+not_after() { date -u -d "$(openssl x509 -in "$1" -noout -enddate | cut -d= -f2)" +%s; }
+not_before() { date -u -d "$(openssl x509 -in "$1" -noout -startdate | cut -d= -f2)" +%s; }
+# days_left FILE MIN MAX: FILE's notAfter is between MIN and MAX days from now.
+days_left() {
+    local left=$((($(not_after "$1") - $(date +%s)) / 86400))
+    echo "${1##*/}: $left days left"
+    ((left >= $2 && left <= $3))
+}
+# validity FILE FROM TO: notBefore and notAfter exactly (dates as `date -d` takes them).
+validity() {
+    openssl x509 -in "$1" -noout -startdate -enddate
+    [[ $(not_before "$1") == $(date -u -d "$2" +%s) ]] &&
+        [[ $(not_after "$1") == $(date -u -d "$3" +%s) ]]
+}
+# leaf_profile FILE: the server extensions Mbed TLS 2.28 and the tests rely on.
+leaf_profile() {
+    local ext
+    ext=$(openssl x509 -in "$1" -noout \
+        -ext basicConstraints,keyUsage,extendedKeyUsage,subjectAltName)
+    echo "$ext"
+    grep -q 'CA:FALSE' <<<"$ext" && grep -q 'Digital Signature' <<<"$ext" &&
+        grep -q 'TLS Web Server Authentication' <<<"$ext" &&
+        grep -q 'DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1' <<<"$ext"
+}
+issuer_profile() {
+    local ext
+    ext=$(openssl x509 -in "$1" -noout -ext basicConstraints,keyUsage)
+    echo "$ext"
+    grep -q 'CA:TRUE' <<<"$ext" && grep -q 'Certificate Sign' <<<"$ext"
+}
+expect_ok "test CA valid ~3650 days" days_left "$CA_FILE" 3640 3650
+expect_ok "server leaf valid ~365 days" days_left "$SMTPKIT_TEST_DIR/ca/server.pem" 360 365
+expect_ok "chain root valid ~3650 days" days_left "$CHAIN_ROOT_FILE" 3640 3650
+expect_ok "chain intermediate valid ~1825 days" days_left "$CHAIN_INTERMEDIATE_FILE" 1820 1825
+expect_ok "chain leaf valid ~365 days" days_left "$CHAIN_LEAF_FILE" 360 365
+expect_ok "soon root expires in 9-10 days" days_left "$SOON_ROOT_FILE" 9 10
+expect_ok "expired leaf is 2020-01-01..2021-01-01" \
+    validity "$EXPIRED_LEAF_FILE" 2020-01-01T00:00:00Z 2021-01-01T00:00:00Z
+expect_ok "future leaf starts 2040-01-01" \
+    validity "$FUTURE_LEAF_FILE" 2040-01-01T00:00:00Z 2041-01-01T00:00:00Z
+expect_ok "expired root ended 2021-01-01" \
+    validity "$EXPIRED_ROOT_FILE" 2011-01-01T00:00:00Z 2021-01-01T00:00:00Z
+for f in "$CHAIN_LEAF_FILE" "$EXPIRED_LEAF_FILE" "$FUTURE_LEAF_FILE" "$SELFSIGNED_FILE" \
+    "$UNKNOWN_LEAF_FILE" "$SOON_LEAF_FILE" "$EXPIRED_ROOT_LEAF_FILE"; do
+    expect_ok "${f##*/} has the localhost server profile" leaf_profile "$f"
+done
+for f in "$CHAIN_ROOT_FILE" "$CHAIN_INTERMEDIATE_FILE" "$SOON_ROOT_FILE" "$EXPIRED_ROOT_FILE" \
+    "$OTHER_CA_FILE"; do
+    expect_ok "${f##*/} is an issuer (CA:TRUE, keyCertSign)" issuer_profile "$f"
+done
+expect_ok "chain leaf verifies via the intermediate against the chain root" \
+    openssl verify -CAfile "$CHAIN_ROOT_FILE" -untrusted "$CHAIN_INTERMEDIATE_FILE" \
+    -purpose sslserver "$CHAIN_LEAF_FILE"
+expect_fail "chain leaf does not verify without the intermediate" \
+    openssl verify -CAfile "$CHAIN_ROOT_FILE" "$CHAIN_LEAF_FILE"
+expect_ok "selfsigned leaf is its own issuer" \
+    openssl verify -CAfile "$SELFSIGNED_FILE" -partial_chain "$SELFSIGNED_FILE"
 
 echo "# TLS with openssl s_client"
 expect_ok "SUBMISSION chain + hostname localhost verify (CA_FILE)" \
@@ -429,6 +517,64 @@ if [[ ${SMTPKIT_HAVE_IPV6:-0} == 1 ]]; then
         tls_starttls '[::1]' "$SMTPKIT_PORT_SUBMISSION" -CAfile "$CA_FILE" -verify_ip ::1
 fi
 
+# sent_chain PORT [-starttls smtp]: the subjects of the certificates the server sends.
+sent_chain() {
+    local port=$1
+    shift
+    openssl s_client "$@" -connect "127.0.0.1:$port" -showcerts </dev/null 2>/dev/null \
+        | sed -n 's/^ *\([0-9]\) s:/\1 /p'
+}
+# chain_is PORT STARTTLS|TLS SUBJECT...: the server sends exactly these certificates, in order.
+chain_is() {
+    local port=$1 mode=$2 got want
+    shift 2
+    if [[ $mode == STARTTLS ]]; then got=$(sent_chain "$port" -starttls smtp)
+    else got=$(sent_chain "$port"); fi
+    want=$(for ((i = 1; i <= $#; i++)); do printf '%d %s\n' $((i - 1)) "${!i}"; done)
+    printf 'got:\n%s\nwant:\n%s\n' "$got" "$want"
+    [[ $got == "$want" ]]
+}
+LEAF="O = smtpkit test, CN = localhost"
+INTER="O = smtpkit test, CN = smtpkit Test Intermediate CA"
+expect_ok "CHAIN sends leaf + intermediate, not the root" \
+    chain_is "$SMTPKIT_PORT_CHAIN" STARTTLS "$LEAF" "$INTER"
+expect_ok "CHAIN_TLS sends leaf + intermediate (implicit TLS)" \
+    chain_is "$SMTPKIT_PORT_CHAIN_TLS" TLS "$LEAF" "$INTER"
+for p in EXPIRED FUTURE SELFSIGNED UNKNOWN ANCHOR_SOON ANCHOR_EXPIRED; do
+    v=SMTPKIT_PORT_$p
+    expect_ok "$p sends one localhost certificate" chain_is "${!v}" STARTTLS "$LEAF"
+done
+expect_ok "CHAIN verifies against CHAIN_ROOT_FILE" \
+    tls_starttls 127.0.0.1 "$SMTPKIT_PORT_CHAIN" -CAfile "$CHAIN_ROOT_FILE" \
+    -verify_hostname localhost
+expect_ok "CHAIN verifies with -CApath CHAIN_CA_DIR" \
+    tls_starttls 127.0.0.1 "$SMTPKIT_PORT_CHAIN" -CApath "$CHAIN_CA_DIR" \
+    -verify_hostname localhost
+expect_ok "CHAIN_TLS verifies against CHAIN_ROOT_FILE" \
+    tls_implicit 127.0.0.1 "$SMTPKIT_PORT_CHAIN_TLS" -CAfile "$CHAIN_ROOT_FILE" \
+    -verify_hostname localhost
+expect_fail "CHAIN is untrusted with the test CA" \
+    tls_starttls 127.0.0.1 "$SMTPKIT_PORT_CHAIN" -CAfile "$CA_FILE"
+expect_output "EXPIRED: certificate has expired" 'num=10:certificate has expired' \
+    tls_starttls 127.0.0.1 "$SMTPKIT_PORT_EXPIRED" -CAfile "$CA_FILE"
+expect_output "FUTURE: certificate is not yet valid" 'num=9:certificate is not yet valid' \
+    tls_starttls 127.0.0.1 "$SMTPKIT_PORT_FUTURE" -CAfile "$CA_FILE"
+expect_output "SELFSIGNED: self-signed certificate" 'num=18:self-signed certificate' \
+    tls_starttls 127.0.0.1 "$SMTPKIT_PORT_SELFSIGNED" -CAfile "$CA_FILE"
+expect_output "UNKNOWN: no issuer in the test CA" 'num=20:unable to get local issuer' \
+    tls_starttls 127.0.0.1 "$SMTPKIT_PORT_UNKNOWN" -CAfile "$CA_FILE"
+expect_ok "UNKNOWN verifies against OTHER_CA_FILE" \
+    tls_starttls 127.0.0.1 "$SMTPKIT_PORT_UNKNOWN" -CAfile "$OTHER_CA_FILE" \
+    -verify_hostname localhost
+expect_ok "ANCHOR_SOON verifies against SOON_ROOT_FILE" \
+    tls_starttls 127.0.0.1 "$SMTPKIT_PORT_ANCHOR_SOON" -CAfile "$SOON_ROOT_FILE" \
+    -verify_hostname localhost
+expect_output "ANCHOR_EXPIRED: the root has expired" 'num=10:certificate has expired' \
+    tls_starttls 127.0.0.1 "$SMTPKIT_PORT_ANCHOR_EXPIRED" -CAfile "$EXPIRED_ROOT_FILE"
+expect_ok "ANCHOR_EXPIRED verifies when dates are not checked" \
+    tls_starttls 127.0.0.1 "$SMTPKIT_PORT_ANCHOR_EXPIRED" -CAfile "$EXPIRED_ROOT_FILE" \
+    -verify_hostname localhost -no_check_time
+
 echo "# TLS with Mbed TLS (the library smtpkit uses)"
 if build_mbedtls_probe; then
     P=$DIR/mbedtls-probe
@@ -448,6 +594,28 @@ if build_mbedtls_probe; then
         expect_ok "mbedtls: SMTPS over ::1 (servername localhost)" \
             "$P" implicit ::1 "$SMTPKIT_PORT_SMTPS" "$CA_FILE" localhost
     fi
+    expect_ok "mbedtls: CHAIN verifies with CHAIN_ROOT_FILE (intermediate sent)" \
+        "$P" starttls 127.0.0.1 "$SMTPKIT_PORT_CHAIN" "$CHAIN_ROOT_FILE" localhost
+    expect_ok "mbedtls: CHAIN verifies with CHAIN_ROOT_DER" \
+        "$P" starttls 127.0.0.1 "$SMTPKIT_PORT_CHAIN" "$CHAIN_ROOT_DER" localhost
+    expect_ok "mbedtls: CHAIN verifies with CHAIN_CA_DIR" \
+        "$P" starttls 127.0.0.1 "$SMTPKIT_PORT_CHAIN" "$CHAIN_CA_DIR" localhost
+    expect_ok "mbedtls: CHAIN_TLS verifies with CHAIN_ROOT_FILE" \
+        "$P" implicit 127.0.0.1 "$SMTPKIT_PORT_CHAIN_TLS" "$CHAIN_ROOT_FILE" localhost
+    expect_ok "mbedtls: ANCHOR_SOON verifies with SOON_ROOT_FILE" \
+        "$P" starttls 127.0.0.1 "$SMTPKIT_PORT_ANCHOR_SOON" "$SOON_ROOT_FILE" localhost
+    expect_ok "mbedtls: UNKNOWN verifies with OTHER_CA_FILE" \
+        "$P" starttls 127.0.0.1 "$SMTPKIT_PORT_UNKNOWN" "$OTHER_CA_FILE" localhost
+    expect_output "mbedtls: EXPIRED is rejected as expired" 'validity has expired' \
+        "$P" starttls 127.0.0.1 "$SMTPKIT_PORT_EXPIRED" "$CA_FILE" localhost
+    expect_output "mbedtls: FUTURE is rejected as not yet valid" 'validity starts in the future' \
+        "$P" starttls 127.0.0.1 "$SMTPKIT_PORT_FUTURE" "$CA_FILE" localhost
+    expect_output "mbedtls: SELFSIGNED is rejected as not trusted" 'not correctly signed' \
+        "$P" starttls 127.0.0.1 "$SMTPKIT_PORT_SELFSIGNED" "$CA_FILE" localhost
+    expect_output "mbedtls: UNKNOWN is rejected as not trusted" 'not correctly signed' \
+        "$P" starttls 127.0.0.1 "$SMTPKIT_PORT_UNKNOWN" "$CA_FILE" localhost
+    expect_fail "mbedtls: ANCHOR_EXPIRED is rejected" \
+        "$P" starttls 127.0.0.1 "$SMTPKIT_PORT_ANCHOR_EXPIRED" "$EXPIRED_ROOT_FILE" localhost
     # Informational: Mbed TLS 2.x matches only dNSName/CN, never iPAddress SANs.
     if "$P" implicit 127.0.0.1 "$SMTPKIT_PORT_SMTPS" "$CA_FILE" 127.0.0.1 >/dev/null 2>&1
     then echo "note: this Mbed TLS matches IP SANs (servername 127.0.0.1 verifies)"
@@ -469,6 +637,21 @@ expect_ok "SMTPS implicit TLS + AUTH delivers to alice" \
     sw --port "$SMTPKIT_PORT_SMTPS" --tlsc --tls-verify --tls-ca-path "$CA_FILE" \
     -a PLAIN --auth-user "$SMTPKIT_TEST_USER" --auth-password "$SMTPKIT_TEST_PASSWORD" \
     --to alice@example.test --header "Subject: selftest smtps"
+expect_ok "CHAIN STARTTLS (verified against the chain root) + AUTH delivers to alice" \
+    sw --port "$SMTPKIT_PORT_CHAIN" --tls --tls-verify --tls-ca-path "$CHAIN_ROOT_FILE" \
+    -a PLAIN --auth-user "$SMTPKIT_TEST_USER" --auth-password "$SMTPKIT_TEST_PASSWORD" \
+    --to alice@example.test --header "Subject: selftest chain"
+expect_ok "CHAIN_TLS implicit TLS + AUTH delivers to alice" \
+    sw --port "$SMTPKIT_PORT_CHAIN_TLS" --tlsc --tls-verify --tls-ca-path "$CHAIN_ROOT_FILE" \
+    -a PLAIN --auth-user "$SMTPKIT_TEST_USER" --auth-password "$SMTPKIT_TEST_PASSWORD" \
+    --to alice@example.test --header "Subject: selftest chain tls"
+for p in "${CERT_PORTS[@]}"; do
+    [[ $p == "$SMTPKIT_PORT_CHAIN_TLS" ]] && continue
+    expect_no_output "port $p offers no AUTH before STARTTLS" '250[- ]AUTH' \
+        sw --port "$p" --quit-after EHLO
+    expect_output "port $p requires STARTTLS for mail (530)" '^<\*\* +530 ' \
+        sw --port "$p" --to alice@example.test
+done
 expect_output "wrong password is refused with 535" '^<~\* +535 ' \
     sw_submit PLAIN --to alice@example.test --auth-password 'wrong horse'
 expect_output "swaks rejects SUBMISSION certificate with OTHER_CA_FILE" \
@@ -502,13 +685,16 @@ expect_ok "PLAINAUTH accepts AUTH PLAIN in plaintext" \
     --header "Subject: selftest plainauth"
 
 echo "# delivery and maildir.py"
-expect_ok "alice received the 5 authenticated messages" \
-    "${MAILDIR[@]}" wait "$SMTPKIT_MAILDIR_ROOT" "$SMTPKIT_TEST_USER" --count 5
+expect_ok "alice received the 7 authenticated messages" \
+    "${MAILDIR[@]}" wait "$SMTPKIT_MAILDIR_ROOT" "$SMTPKIT_TEST_USER" --count 7
 expect_ok "bob received the PLAIN message" \
     "${MAILDIR[@]}" wait "$SMTPKIT_MAILDIR_ROOT" bob --count 1
 write_fixture "$DIR/fixture.eml"
 expect_ok "strip --crlf reproduces the client's bytes exactly" round_trip "$DIR/fixture.eml"
-FIRST=$("${MAILDIR[@]}" wait "$SMTPKIT_MAILDIR_ROOT" alice --count 1 --timeout 1 | head -n 1)
+# The whole list first: `| head -n 1` would make maildir.py die of EPIPE (fatal with pipefail)
+# whenever it prints more than head reads before exiting.
+FIRST=$("${MAILDIR[@]}" wait "$SMTPKIT_MAILDIR_ROOT" alice --count 1 --timeout 1)
+FIRST=${FIRST%%$'\n'*}
 expect_output "show prints the trace headers" '^Received: from ' "${MAILDIR[@]}" show "$FIRST"
 expect_no_output "strip removes every trace header" \
     '^(Return-Path|X-Original-To|Delivered-To|Received):' "${MAILDIR[@]}" strip "$FIRST"

@@ -6,15 +6,20 @@ Each test case is a function named case_*; ctest runs one per process:
 with SMTPKIT_BIN (the CLI), SMTPKIT_IT_DIR (the harness directory, holding `env`) and, for the
 example cases, SMTPKIT_SRC, SMTPKIT_LIBS and SMTPKIT_EXAMPLE_POLL in the environment.
 
+The `smtpkit cert` cases check what the CLI prints about the certificates of the harness's
+cert ports against what openssl says about the very files the servers present.
+
 Delivered mail is read from the Maildirs and compared byte for byte with a message the test
 builds itself: the only values taken from the delivered copy are the Date and Message-ID that
 smtpkit generated, and those are checked for form (and the Date for being now) with Python's
 email package before they are used.
 """
 import base64
+import calendar
 import email
 import email.policy
 import email.utils
+import hashlib
 import os
 import re
 import shlex
@@ -474,35 +479,592 @@ def case_bad_arguments():
     check(not server.accepted, "a connection was made despite bad arguments")
 
 
+# --- smtpkit cert: what the servers present, checked against openssl -----------------------
+
+def openssl(*args, stdin=None):
+    p = subprocess.run(["openssl"] + list(args), input=stdin, capture_output=True, check=True)
+    return p.stdout
+
+
+def openssl_time(text):
+    """`notAfter=Dec  4 09:50:06 2027 GMT` -> seconds since the epoch."""
+    value = " ".join(text.split("=", 1)[1].split())
+    return calendar.timegm(time.strptime(value, "%b %d %H:%M:%S %Y %Z"))
+
+
+def utc_text(epoch):
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+
+
+def colon_hex(digest):
+    return ":".join(f"{b:02X}" for b in digest)
+
+
+def cert_facts(path):
+    """What openssl (and hashlib over openssl's DER) says about the certificate in @path."""
+    der = openssl("x509", "-in", path, "-outform", "DER")
+    spki = openssl("pkey", "-pubin", "-outform", "DER",
+                   stdin=openssl("x509", "-in", path, "-pubkey", "-noout"))
+    fingerprint = openssl("x509", "-in", path, "-noout", "-fingerprint", "-sha256").decode()
+    names = openssl("x509", "-in", path, "-noout", "-subject", "-issuer",
+                    "-nameopt", "RFC2253").decode().splitlines()
+    cn = [re.search(r"CN=([^,]+)", n).group(1) for n in names]
+    spki_digest = hashlib.sha256(spki).digest()
+    return {
+        "der": der,
+        "pem": openssl("x509", "-in", path, "-outform", "PEM"),
+        "sha256": fingerprint.strip().split("=", 1)[1],
+        "spki_sha256": colon_hex(spki_digest),
+        "spki_hex": spki_digest.hex(),
+        "pin": "sha256//" + base64.b64encode(spki_digest).decode(),
+        "not_before": openssl_time(openssl("x509", "-in", path, "-noout",
+                                           "-startdate").decode().strip()),
+        "not_after": openssl_time(openssl("x509", "-in", path, "-noout",
+                                          "-enddate").decode().strip()),
+        "subject_cn": cn[0],
+        "issuer_cn": cn[1],
+    }
+
+
+def same_hex(a, b):
+    return a.replace(":", "").strip().upper() == b.replace(":", "").strip().upper()
+
+
+def days_match(n, seconds):
+    """@n whole days for @seconds: floor or, for calendar-day counting, one more."""
+    return n in (seconds // 86400, seconds // 86400 + 1)
+
+
+def parse_show(text):
+    """`cert show` stdout -> [(title, {label: value})]; a title is a line without indent."""
+    blocks = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if not line[0].isspace():
+            blocks.append((line.strip(), {}))
+        elif blocks and ":" in line:
+            label, _, value = line.strip().partition(":")
+            blocks[-1][1][label.strip()] = value.strip()
+    return blocks
+
+
+def cert_blocks(blocks):
+    return [(t, f) for t, f in blocks if t.startswith(("Certificate ", "Trust anchor"))]
+
+
+def verdict(blocks):
+    found = [f for t, f in blocks if t == "Verdict"]
+    check(len(found) == 1, "no Verdict block")
+    return found[0]
+
+
+def check_block(title, fields, facts):
+    """A certificate block shows the facts openssl gives for the file the server uses."""
+    print(f"checking block {title!r}")
+    for label in ("Subject", "Issuer", "Not before", "Not after", "SHA-256", "SPKI SHA-256"):
+        check(label in fields, f"{title}: no {label} line")
+    check(same_hex(fields["SHA-256"], facts["sha256"]),
+          f"{title}: SHA-256 {fields['SHA-256']} is not openssl's {facts['sha256']}")
+    check(same_hex(fields["SPKI SHA-256"], facts["spki_sha256"]),
+          f"{title}: SPKI SHA-256 {fields['SPKI SHA-256']} != {facts['spki_sha256']}")
+    if "Pin" in fields:
+        check(fields["Pin"] == facts["pin"], f"{title}: Pin {fields['Pin']} != {facts['pin']}")
+    check(fields["Not before"].startswith(utc_text(facts["not_before"])),
+          f"{title}: Not before {fields['Not before']} != {utc_text(facts['not_before'])}")
+    check(fields["Not after"].startswith(utc_text(facts["not_after"])),
+          f"{title}: Not after {fields['Not after']} != {utc_text(facts['not_after'])}")
+    check(f"CN={facts['subject_cn']}" in fields["Subject"].replace(" = ", "="),
+          f"{title}: Subject {fields['Subject']} lacks CN={facts['subject_cn']}")
+    check(f"CN={facts['issuer_cn']}" in fields["Issuer"].replace(" = ", "="),
+          f"{title}: Issuer {fields['Issuer']} lacks CN={facts['issuer_cn']}")
+    now = int(time.time())
+    m = re.search(r"\((\d+) days left\)", fields["Not after"])
+    if facts["not_before"] <= now < facts["not_after"]:
+        check(m and days_match(int(m.group(1)), facts["not_after"] - now),
+              f"{title}: wrong days left in {fields['Not after']!r}")
+
+
+def cert(args, timeout=60):
+    return run(args, password=False, timeout=timeout, command="cert")
+
+
+def local_url(name, scheme="smtp"):
+    return f"{scheme}://127.0.0.1:{port(name)}"
+
+
+LOCALHOST = ["--tls-server-name", "localhost"]
+
+
+def no_error_lines(p):
+    lines = [l for l in p.err.splitlines() if l.startswith("smtpkit: ")
+             and not l.startswith(("smtpkit: warning", "smtpkit: *"))]
+    check(not lines, f"unexpected error lines on stderr: {lines}")
+
+
+def show_chain(url, implicit):
+    p = cert(["show", url, "--ca-dir", ENV["CHAIN_CA_DIR"]] + LOCALHOST)
+    out = p.stdout.decode()
+    print(out)
+    check(p.returncode == 0, f"exit {p.returncode}")
+    no_error_lines(p)
+    server = [l for l in out.splitlines() if l.startswith("Server:")]
+    check(len(server) == 1 and url.split("//")[1] in server[0], f"bad Server line {server}")
+    check(("STARTTLS" in server[0]) != implicit, f"Server line {server[0]!r}: wrong mode")
+    check(re.search(r"^Chain sent by the server: 2 certificates$", out, re.M),
+          "not 'Chain sent by the server: 2 certificates'")
+    blocks = parse_show(out)
+    certs = cert_blocks(blocks)
+    titles = [t for t, _ in certs]
+    check(titles == ["Certificate 0 (leaf)", "Certificate 1 (intermediate)",
+                     "Trust anchor (from the trust store, not sent by the server)"],
+          f"certificate blocks {titles}")
+    files = [ENV["CHAIN_LEAF_FILE"], ENV["CHAIN_INTERMEDIATE_FILE"], ENV["CHAIN_ROOT_FILE"]]
+    for (title, fields), path in zip(certs, files):
+        check_block(title, fields, cert_facts(path))
+    check("DNS:localhost" in certs[0][1].get("Alt names", ""), "leaf Alt names lack localhost")
+    v = verdict(blocks)
+    check(v.get("Result") == "OK", f"Result {v.get('Result')!r}")
+    check(ENV["CHAIN_CA_DIR"] in v.get("Trust store", ""), f"Trust store {v.get('Trust store')}")
+    check(v.get("Chain", "").startswith("verifies") and
+          "smtpkit Chain Root CA" in v["Chain"], f"Chain {v.get('Chain')!r}")
+    check(v.get("Host name") == "localhost matches", f"Host name {v.get('Host name')!r}")
+
+
+def case_cert_show_chain():
+    show_chain(local_url("CHAIN"), implicit=False)
+
+
+def case_cert_show_chain_smtps():
+    show_chain(local_url("CHAIN_TLS", "smtps"), implicit=True)
+
+
+def show_fails(url, ca_args, leaf_file, reason_re, validity_re=None, leaf_title=None,
+               no_anchor=False):
+    """cert show: exit 77, the chain still printed, the reason in the verdict and on stderr."""
+    p = cert(["show", url] + ca_args + LOCALHOST)
+    out = p.stdout.decode()
+    print(out)
+    line = one_line_error(p, EX_NOPERM)
+    check(re.search(reason_re, line, re.I), f"stderr {line!r} does not match {reason_re!r}")
+    blocks = parse_show(out)
+    certs = cert_blocks(blocks)
+    check(certs, "no certificate printed")
+    title, fields = certs[0]
+    check(title == (leaf_title or "Certificate 0 (leaf)"), f"first block {title!r}")
+    facts = cert_facts(leaf_file)
+    check_block(title, fields, facts)
+    if validity_re:
+        check(re.search(validity_re, fields["Not after"] + " " + fields["Not before"]),
+              f"validity lines do not say {validity_re!r}")
+    result = verdict(blocks).get("Result", "")
+    check(result.startswith("FAILED: "), f"Result {result!r}")
+    check(re.search(reason_re, result, re.I), f"Result {result!r} does not match {reason_re!r}")
+    check(result[len("FAILED: "):].strip() in line, "stderr and the Result give other reasons")
+    if no_anchor:
+        check(not [t for t, _ in certs if t.startswith("Trust anchor")], "an anchor block")
+        check(verdict(blocks).get("Chain", "").startswith("does not verify"),
+              f"Chain {verdict(blocks).get('Chain')!r}")
+    return p, blocks
+
+
+def case_cert_show_expired():
+    _, blocks = show_fails(local_url("EXPIRED"), ["--ca-file", ENV["CA_FILE"]],
+                           ENV["EXPIRED_LEAF_FILE"], r"expired", r"\(EXPIRED (\d+) days ago\)")
+    fields = cert_blocks(blocks)[0][1]
+    n = int(re.search(r"EXPIRED (\d+) days ago", fields["Not after"]).group(1))
+    ago = int(time.time()) - calendar.timegm((2021, 1, 1, 0, 0, 0))
+    check(days_match(n, ago), f"EXPIRED {n} days ago, but it is {ago // 86400} days")
+
+
+def case_cert_show_not_yet_valid():
+    _, blocks = show_fails(local_url("FUTURE"), ["--ca-file", ENV["CA_FILE"]],
+                           ENV["FUTURE_LEAF_FILE"], r"not yet valid|not valid before 2040-01-01",
+                           r"\(NOT YET VALID, starts in (\d+) days\)")
+    fields = cert_blocks(blocks)[0][1]
+    text = fields["Not after"] + " " + fields["Not before"]
+    n = int(re.search(r"starts in (\d+) days", text).group(1))
+    ahead = calendar.timegm((2040, 1, 1, 0, 0, 0)) - int(time.time())
+    check(n in (ahead // 86400, ahead // 86400 + 1), f"starts in {n} days, expected "
+          f"{ahead // 86400}")
+
+
+def case_cert_show_wrong_host():
+    wrong = os.path.join(ENV["SMTPKIT_TEST_DIR"], "ca", "wrong.pem")
+    _, blocks = show_fails(local_url("WRONGHOST"), ["--ca-file", ENV["CA_FILE"]], wrong,
+                           r"match")
+    host = verdict(blocks).get("Host name", "")
+    check(host.startswith("localhost does not match") and "DNS:wrong.example" in host,
+          f"Host name {host!r}")
+
+
+def case_cert_show_self_signed():
+    show_fails(local_url("SELFSIGNED"), ["--ca-file", ENV["CA_FILE"]], ENV["SELFSIGNED_FILE"],
+               r"self-signed|trust anchor|not trusted|trusted CA",
+               leaf_title="Certificate 0 (leaf, self-signed)", no_anchor=True)
+
+
+def case_cert_show_unknown_root():
+    show_fails(local_url("UNKNOWN"), ["--ca-file", ENV["CA_FILE"]], ENV["UNKNOWN_LEAF_FILE"],
+               r"trust anchor|not trusted|trusted CA|issuer", no_anchor=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    number = s.getsockname()[1]
+    s.close()
+    return number
+
+
+def case_cert_show_connection_refused():
+    closed = free_port()
+    p = cert(["show", f"smtp://127.0.0.1:{closed}", "--timeout", "5"] + LOCALHOST)
+    one_line_error(p, EX_TEMPFAIL, f"127.0.0.1:{closed}")
+    check(not p.stdout.strip(), "something on stdout although nothing was received")
+
+
+# --- cert export --------------------------------------------------------------------------
+
+def export(args, which=None, fmt=None, url=None, ca=None):
+    args = ["export", url or local_url("CHAIN")] + (ca or ["--ca-dir", ENV["CHAIN_CA_DIR"]]) \
+        + LOCALHOST + list(args)
+    if which:
+        args += ["--which", which]
+    if fmt:
+        args += ["--format", fmt]
+    return cert(args)
+
+
+def export_file(work, name, *args, **kw):
+    path = os.path.join(work, name)
+    p = export(list(args) + ["-o", path], **kw)
+    check(p.returncode == 0, f"export {args} {kw}: exit {p.returncode}")
+    check(os.stat(path).st_mode & 0o777 == 0o644, f"{name} is not mode 0644")
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def case_cert_export_der_pem():
+    work = tempfile.mkdtemp()
+    root = cert_facts(ENV["CHAIN_ROOT_FILE"])
+    check(export_file(work, "root.der", fmt="der") == root["der"], "DER differs from openssl's")
+    with open(ENV["CHAIN_ROOT_DER"], "rb") as f:
+        check(f.read() == root["der"], "CHAIN_ROOT_DER is not openssl's DER (harness)")
+    check(export_file(work, "root2.der", fmt="der", which="root") == root["der"],
+          "--which root is not the default")
+    pem = export_file(work, "root.pem", fmt="pem")
+    check(pem == root["pem"], "PEM differs from `openssl x509 -outform PEM`")
+    check(export_file(work, "default.pem") == root["pem"], "the default format is not PEM")
+    p = export([], fmt="pem")
+    check(p.returncode == 0 and p.stdout == root["pem"], "PEM on stdout differs")
+    check(export_file(work, "again.pem", fmt="pem") == pem, "a second export differs")
+
+
+def case_cert_export_which():
+    work = tempfile.mkdtemp()
+    leaf = cert_facts(ENV["CHAIN_LEAF_FILE"])
+    inter = cert_facts(ENV["CHAIN_INTERMEDIATE_FILE"])
+    check(export_file(work, "leaf.der", fmt="der", which="leaf") == leaf["der"],
+          "--which leaf is not the server's leaf")
+    check(export_file(work, "0.der", fmt="der", which="0") == leaf["der"],
+          "--which 0 is not the server's leaf")
+    check(export_file(work, "1.pem", fmt="pem", which="1") == inter["pem"],
+          "--which 1 is not the intermediate")
+    p = export(["-o", os.path.join(work, "2.pem")], which="2")
+    one_line_error(p, EX_USAGE)
+    check(not os.path.exists(os.path.join(work, "2.pem")), "--which 2 wrote a file")
+    # A chain that does not verify: the root cannot be named, what was sent can be exported.
+    unknown = cert_facts(ENV["UNKNOWN_LEAF_FILE"])
+    ca = ["--ca-file", ENV["CA_FILE"]]
+    p = export(["-o", os.path.join(work, "r.pem")], url=local_url("UNKNOWN"), ca=ca)
+    line = one_line_error(p, EX_NOPERM)
+    check("--which leaf" in line or "--which" in p.err, f"no hint at --which leaf: {line}")
+    check(not os.path.exists(os.path.join(work, "r.pem")), "a failed export wrote a file")
+    got = export_file(work, "u.der", fmt="der", which="leaf", url=local_url("UNKNOWN"), ca=ca)
+    check(got == unknown["der"], "--which leaf of an unverified chain differs")
+
+
+def exported_header(work, name="alert_anchor"):
+    return export_file(work, f"{name}.h", "--name", name, fmt="c")
+
+
+HEADER_PROGRAM = r"""#include <stdio.h>
+#include "alert_anchor.h"
+int main(void)
+{
+    unsigned int i;
+    if (sizeof alert_anchor != alert_anchor_len) return 1;
+    for (i = 0; i < alert_anchor_len; i++) printf("%02x", alert_anchor[i]);
+    printf("\n%s\n%s\n%s\n%lld\n%s\n", ALERT_ANCHOR_SUBJECT, ALERT_ANCHOR_ISSUER,
+           ALERT_ANCHOR_NOT_AFTER, (long long)ALERT_ANCHOR_NOT_AFTER_UNIX, ALERT_ANCHOR_SHA256);
+    return 0;
+}
+"""
+
+
+def case_cert_export_c_header():
+    work = tempfile.mkdtemp()
+    root = cert_facts(ENV["CHAIN_ROOT_FILE"])
+    header = exported_header(work)
+    print(header.decode())
+    check(exported_header(tempfile.mkdtemp()) == header, "a second export differs")
+    # Deterministic and anonymous: no date of generation (the root was made today, but only
+    # its Not after, ten years on, belongs in the header), no host name.
+    for banned in (b"localhost", b"127.0.0.1", time.strftime("%Y-%m-%d").encode()):
+        check(banned not in header, f"the header contains {banned!r}")
+    prog = os.path.join(work, "prog.c")
+    with open(prog, "w") as f:
+        f.write(HEADER_PROGRAM)
+    compilers = [["cc", "-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror"],
+                 ["c++", "-x", "c++", "-Wall", "-Wextra", "-pedantic", "-Werror"]]
+    for compiler in compilers:
+        exe = os.path.join(work, compiler[0].replace("+", "x"))
+        cmd = compiler + [f"-I{work}", prog, "-o", exe]
+        print("$ " + " ".join(shlex.quote(c) for c in cmd))
+        built = subprocess.run(cmd, capture_output=True)
+        check(built.returncode == 0, f"{compiler[0]}: " + built.stderr.decode())
+        out = subprocess.run([exe], capture_output=True, check=True).stdout.decode()
+        hexdump, subject, issuer, not_after, unix, sha = out.split("\n")[:6]
+        check(bytes.fromhex(hexdump) == root["der"], f"{compiler[0]}: the array is not the DER")
+        check("CN=smtpkit Chain Root CA" in subject, f"SUBJECT {subject!r}")
+        check("CN=smtpkit Chain Root CA" in issuer, f"ISSUER {issuer!r}")
+        check(not_after == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(root["not_after"])),
+              f"NOT_AFTER {not_after!r}")
+        check(int(unix) == root["not_after"], f"NOT_AFTER_UNIX {unix} != {root['not_after']}")
+        check(sha == root["sha256"], f"SHA256 {sha!r} != openssl's {root['sha256']}")
+    # Without --name: smtpkit_anchor_ + the CN in lower case, other characters as one `_`.
+    default = export_file(work, "default.h", fmt="c")
+    check(b"static const unsigned char smtpkit_anchor_smtpkit_chain_root_ca[]" in default,
+          "default array name is not smtpkit_anchor_smtpkit_chain_root_ca")
+    for bad in ("1abc", "a-b", "x" * 64):
+        p = export(["--name", bad, "-o", os.path.join(work, "bad.h")], fmt="c")
+        one_line_error(p, EX_USAGE)
+
+
+def case_cert_export_firmware_alert():
+    """The exported header is all the firmware example needs to reach the CHAIN port."""
+    work = tempfile.mkdtemp()
+    header = os.path.join(work, "alert_anchor.h")
+    exported_header(work)
+    exe = build_firmware_alert(work, header, port("CHAIN"), "dave")
+    run_firmware_alert(exe, "dave")
+
+
+# --- cert check ---------------------------------------------------------------------------
+
+def cert_check(args):
+    p = cert(["check"] + args)
+    p.out = p.stdout.decode()
+    print(p.out)
+    return p
+
+
+def findings(p, word):
+    return [l for l in p.out.splitlines() if l.startswith(word + ":")]
+
+
+def check_findings_form(p):
+    for line in p.out.splitlines():
+        check(re.match(r"(ok|expiring|expired|fail|error): ", line), f"odd line {line!r}")
+
+
+def case_cert_check_chain():
+    url = local_url("CHAIN")
+    p = cert_check([url, "--anchor", ENV["CHAIN_ROOT_FILE"]] + LOCALHOST)
+    check(p.returncode == 0, f"exit {p.returncode}")
+    check_findings_form(p)
+    ok = findings(p, "ok")
+    check(len(ok) == 1 and f"127.0.0.1:{port('CHAIN')}" in ok[0] and
+          "smtpkit Chain Root CA" in ok[0], f"ok lines {ok}")
+    check(not findings(p, "expiring") and not findings(p, "fail"), "unexpected findings")
+    work = tempfile.mkdtemp()
+    exported_header(work)
+    p = cert_check([url, "--anchor", os.path.join(work, "alert_anchor.h")] + LOCALHOST)
+    check(p.returncode == 0, f"with the exported C header: exit {p.returncode}")
+    check(findings(p, "ok"), "no ok line with the C header")
+    p = cert_check([url, "--anchor", ENV["CHAIN_ROOT_DER"]] + LOCALHOST)
+    check(p.returncode == 0, f"with the DER anchor: exit {p.returncode}")
+    p = cert_check([local_url("CHAIN_TLS", "smtps"), "--anchor", ENV["CHAIN_ROOT_FILE"]]
+                   + LOCALHOST)
+    check(p.returncode == 0, f"over smtps: exit {p.returncode}")
+
+
+def case_cert_check_expiring_anchor():
+    soon = cert_facts(ENV["SOON_ROOT_FILE"])
+    args = [local_url("ANCHOR_SOON"), "--anchor", ENV["SOON_ROOT_FILE"]] + LOCALHOST
+    p = cert_check(args)
+    check(p.returncode == 1, f"exit {p.returncode}, expected 1")
+    check_findings_form(p)
+    exp = findings(p, "expiring")
+    check(len(exp) == 1, f"expiring lines {exp}")
+    line = exp[0]
+    check(line.startswith("expiring: anchor ") and "smtpkit Soon Expiring Root CA" in line and
+          os.path.basename(ENV["SOON_ROOT_FILE"]) in line, f"line {line!r}")
+    check(utc_text(soon["not_after"]) in line, f"{line!r} lacks {utc_text(soon['not_after'])}")
+    m = re.search(r"in (\d+) days?", line)
+    check(m and days_match(int(m.group(1)), soon["not_after"] - int(time.time())),
+          f"wrong day count in {line!r}")
+    p = cert_check(args + ["--warn-days", "5"])
+    check(p.returncode == 0, f"--warn-days 5: exit {p.returncode}")
+    check(not findings(p, "expiring"), "still expiring with --warn-days 5")
+    p = cert_check(args + ["--warn-days", "0"])
+    check(p.returncode == 0, f"--warn-days 0: exit {p.returncode}")
+
+
+def case_cert_check_expired_anchor():
+    args = [local_url("ANCHOR_EXPIRED"), "--anchor", ENV["EXPIRED_ROOT_FILE"]] + LOCALHOST
+    p = cert_check(args)
+    check(p.returncode == 2, f"exit {p.returncode}, expected 2")
+    check_findings_form(p)
+    exp = findings(p, "expired")
+    check(exp and any("smtpkit Expired Root CA" in l and "2021-01-01 00:00:00 UTC" in l
+                      for l in exp), f"expired lines {exp}")
+
+
+def case_cert_check_failures():
+    p = cert_check([local_url("CHAIN"), "--anchor", ENV["OTHER_CA_FILE"]] + LOCALHOST)
+    check(p.returncode == 2, f"wrong anchor: exit {p.returncode}, expected 2")
+    fail = findings(p, "fail")
+    check(len(fail) == 1 and f"127.0.0.1:{port('CHAIN')}" in fail[0], f"fail lines {fail}")
+    check(not findings(p, "ok"), "an ok line for a chain that does not verify")
+    p = cert_check([local_url("WRONGHOST"), "--anchor", ENV["CA_FILE"]] + LOCALHOST)
+    check(p.returncode == 2 and findings(p, "fail"), f"wrong host: exit {p.returncode}")
+    closed = free_port()
+    p = cert_check([f"smtp://127.0.0.1:{closed}", "--anchor", ENV["CHAIN_ROOT_FILE"],
+                    "--timeout", "5"] + LOCALHOST)
+    check(p.returncode == 3, f"closed port: exit {p.returncode}, expected 3")
+    err = findings(p, "error")
+    check(len(err) == 1 and f"127.0.0.1:{closed}" in err[0], f"error lines {err}")
+    p = cert_check([local_url("CHAIN"), "--anchor", ENV["CHAIN_ROOT_FILE"], "--ca-file",
+                    ENV["CA_FILE"]] + LOCALHOST)
+    check(p.returncode == EX_USAGE, f"check with --ca-file: exit {p.returncode}")
+
+
+def case_cert_check_anchors_only():
+    p = cert_check(["--anchor", ENV["CHAIN_ROOT_FILE"]])
+    check(p.returncode == 0, f"chain root: exit {p.returncode}")
+    check_findings_form(p)
+    check(not findings(p, "expiring") and not findings(p, "expired"), "unexpected findings")
+    p = cert_check(["--anchor", ENV["SOON_ROOT_FILE"]])
+    check(p.returncode == 1, f"soon root: exit {p.returncode}, expected 1")
+    check(len(findings(p, "expiring")) == 1, "no expiring line")
+    p = cert_check(["--anchor", ENV["EXPIRED_ROOT_FILE"]])
+    check(p.returncode == 2, f"expired root: exit {p.returncode}, expected 2")
+    check(len(findings(p, "expired")) == 1, "no expired line")
+    p = cert_check(["--anchor", ENV["CHAIN_ROOT_FILE"], "--anchor", ENV["SOON_ROOT_FILE"],
+                    "--anchor", ENV["EXPIRED_ROOT_FILE"]])
+    check(p.returncode == 2, f"all three: exit {p.returncode}, expected 2")
+    check(len(findings(p, "expiring")) == 1 and len(findings(p, "expired")) == 1,
+          "not one expiring and one expired line")
+
+
+def case_cert_check_bad_anchor_files():
+    p = cert_check(["--anchor", "/nonexistent/anchor.pem"])
+    check(p.returncode == EX_NOINPUT, f"a missing file: exit {p.returncode}, expected 66")
+    check("/nonexistent/anchor.pem" in p.err + p.out, "the missing file is not named")
+    with tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False) as f:
+        f.write("this is a text file,\nnot a certificate\n")
+    try:
+        for args in (["--anchor", f.name],
+                     [local_url("CHAIN"), "--anchor", f.name] + LOCALHOST):
+            p = cert_check(args)
+            check(p.returncode == 65, f"a text file: exit {p.returncode}, expected 65")
+            check(f.name in p.err + p.out, "the file that holds no certificate is not named")
+    finally:
+        os.unlink(f.name)
+
+
+# --- send --pinned-pubkey -----------------------------------------------------------------
+
+def chain_send(extra, t, server=None):
+    args = ["--server", server or local_url("CHAIN"), "--ca-file", ENV["CHAIN_ROOT_FILE"],
+            "--tls-server-name", "localhost", "--user", USER, "--from", USER,
+            "--to", "bob@example.test", "--subject", t, "-v"] + extra
+    return run(args, stdin=b"pinned\n")
+
+
+def case_send_pinned_pubkey():
+    leaf = cert_facts(ENV["CHAIN_LEAF_FILE"])
+    for pin in (leaf["pin"], leaf["spki_hex"]):
+        t = token()
+        p = chain_send(["--pinned-pubkey", pin], t)
+        check(p.returncode == 0, f"--pinned-pubkey {pin}: exit {p.returncode}")
+        wait_delivered("bob", t)
+    t = token()
+    p = chain_send(["--pinnedpubkey", leaf["pin"], "--pinned-pubkey",
+                    cert_facts(ENV["OTHER_CA_FILE"])["pin"]], t)
+    check(p.returncode == 0, f"one right pin of two: exit {p.returncode}")
+    wait_delivered("bob", t)
+
+
+def case_send_wrong_pin():
+    leaf = cert_facts(ENV["CHAIN_LEAF_FILE"])
+    wrong = cert_facts(ENV["OTHER_CA_FILE"])
+    t = token()
+    p = chain_send(["--pinned-pubkey", wrong["pin"]], t)
+    line = one_line_error(p, EX_NOPERM, "pin")
+    check(leaf["pin"] in line, f"the error does not name the leaf's key {leaf['pin']}")
+    trace_has_no_auth(p)
+    check("C: STARTTLS" in p.err, "the failure came before TLS")
+    assert_not_delivered(t, users=("bob",))
+
+
+def case_send_verbose_shows_chain():
+    t = token()
+    p = chain_send([], t)
+    check(p.returncode == 0, f"exit {p.returncode}")
+    leaf = cert_facts(ENV["CHAIN_LEAF_FILE"])
+    lines = [l for l in p.err.splitlines() if l.startswith("smtpkit: * certificate ")]
+    check(len(lines) >= 2, f"no certificate lines in the -v trace: {lines}")
+    check("CN=localhost" in lines[0] and utc_text(leaf["not_after"]) in lines[0],
+          f"certificate 0 line {lines[0]!r}")
+    check(not re.search(r"warning: .*expires", p.err), "a warning for a chain far from expiry")
+    wait_delivered("bob", t)
+    # A root that expires in 10 days: a warning with -v, silence without.
+    t = token()
+    args = ["--server", local_url("ANCHOR_SOON"), "--ca-file", ENV["SOON_ROOT_FILE"],
+            "--tls-server-name", "localhost", "--user", USER, "--from", USER,
+            "--to", "bob@example.test", "--subject", t]
+    p = run(args + ["-v"], stdin=b"soon\n")
+    check(p.returncode == 0, f"soon root, -v: exit {p.returncode}")
+    check(re.search(r"^smtpkit: \* warning: .*smtpkit Soon Expiring Root CA.*expires in \d+ day",
+                    p.err, re.M), "no expiry warning with -v")
+    p = run(args, stdin=b"soon\n")
+    check(p.returncode == 0 and not p.err.strip(), f"without -v: exit {p.returncode}, "
+          f"stderr {p.err!r}")
+    wait_delivered("bob", t, count=2)
+
+
 # --- the two examples, built and run against the real server ------------------------------
 
-def case_example_firmware_alert():
-    work = tempfile.mkdtemp()
-    header = os.path.join(work, "test_anchor.h")
-    with open(header, "w") as f:
-        subprocess.run(["/usr/bin/python3", os.path.join(HERE, "..", "harness", "der2c.py"),
-                        ENV["CA_FILE"], "alert_anchor"], stdout=f, check=True)
-    t = token()
+def build_firmware_alert(work, header, alert_port, to_user):
+    """Compiles examples/firmware_alert.c with the anchor in @header (array alert_anchor)."""
     exe = os.path.join(work, "firmware_alert")
     src = os.environ["SMTPKIT_SRC"]
     cmd = ["cc", "-std=c11", "-D_POSIX_C_SOURCE=200809L", "-Wall", "-Wextra", "-Werror",
-           f"-I{src}/include", f"-I{work}",
-           '-DALERT_ANCHOR_HEADER="test_anchor.h"', '-DALERT_HOST="127.0.0.1"',
-           f"-DALERT_PORT={port('SUBMISSION')}", '-DALERT_TLS_NAME="localhost"',
+           f"-I{src}/include", f"-I{os.path.dirname(header)}",
+           f'-DALERT_ANCHOR_HEADER="{os.path.basename(header)}"', '-DALERT_HOST="127.0.0.1"',
+           f"-DALERT_PORT={alert_port}", '-DALERT_TLS_NAME="localhost"',
            f'-DALERT_USER="{USER}"', f'-DALERT_FROM="Sensor <{USER}>"',
-           f'-DALERT_TO="carol@example.test"',
+           f'-DALERT_TO="{to_user}@example.test"',
            os.path.join(src, "examples", "firmware_alert.c"), "-o", exe]
     cmd += os.environ["SMTPKIT_LIBS"].split(":") + ["-lmbedtls", "-lmbedx509", "-lmbedcrypto"]
     print("$ " + " ".join(shlex.quote(c) for c in cmd))
     subprocess.run(cmd, check=True)
-    before = set(map(bytes, messages_with("carol", "cabinet 3")))
+    return exe
+
+
+def run_firmware_alert(exe, to_user):
+    """Runs the alert program and waits for its mail in @to_user's Maildir."""
+    before = set(map(bytes, messages_with(to_user, "cabinet 3")))
     p = subprocess.run([exe], env=dict(os.environ, ALERT_PASSWORD=PASSWORD),
                        capture_output=True, timeout=60)
     print(p.stdout.decode(), p.stderr.decode())
     check(p.returncode == 0, f"firmware_alert exit {p.returncode}")
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        new = [m for m in messages_with("carol", "cabinet 3") if m not in before]
+        new = [m for m in messages_with(to_user, "cabinet 3") if m not in before]
         if new:
             msg = email.message_from_bytes(new[0], policy=email.policy.default)
             check(msg["Subject"] == "ALERT: cabinet 3 over temperature", "wrong subject")
@@ -510,7 +1072,17 @@ def case_example_firmware_alert():
                   "wrong body")
             return
         time.sleep(0.1)
-    raise Failure(f"the alert did not arrive ({t})")
+    raise Failure(f"the alert did not arrive in {to_user}'s Maildir")
+
+
+def case_example_firmware_alert():
+    work = tempfile.mkdtemp()
+    header = os.path.join(work, "test_anchor.h")
+    with open(header, "w") as f:
+        subprocess.run(["/usr/bin/python3", os.path.join(HERE, "..", "harness", "der2c.py"),
+                        ENV["CA_FILE"], "alert_anchor"], stdout=f, check=True)
+    exe = build_firmware_alert(work, header, port("SUBMISSION"), "carol")
+    run_firmware_alert(exe, "carol")
 
 
 def case_example_poll_loop():

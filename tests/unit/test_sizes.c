@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 
+#include "smtpkit/anchors.h"
 #include "smtpkit/session.h"
 
 static void test_sizes(void **state)
@@ -21,6 +22,8 @@ static void test_sizes(void **state)
     printf("sizeof(smtpkit_reply)        = %zu\n", sizeof(smtpkit_reply));
     printf("sizeof(smtpkit_error)        = %zu\n", sizeof(smtpkit_error));
     printf("SMTPKIT_SESSION_OUTPUT_MIN   = %u\n", SMTPKIT_SESSION_OUTPUT_MIN);
+    printf("sizeof(smtpkit_cert_summary) = %zu\n", sizeof(smtpkit_cert_summary));
+    printf("sizeof(smtpkit_chain_summary) = %zu\n", sizeof(smtpkit_chain_summary));
     assert_true(sizeof(smtpkit_session) <= 4096);
 }
 
