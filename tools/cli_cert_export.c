@@ -113,11 +113,18 @@ static int pick_root(const smtpkit_probe *probe, const smtpkit_der **der)
 {
     char reason[SMTPKIT_ERROR_MESSAGE_MAX + SMTPKIT_ERROR_TEXT_MAX + 64];
 
-    if (probe->verify.status == SMTPKIT_OK && probe->chain.anchored && probe->chain.count > 0) {
+    /* A wrong host name or pin is about this connection, not the anchor: export, but say so. */
+    const unsigned not_path = SMTPKIT_CERT_NAME_MISMATCH | SMTPKIT_CERT_PIN_MISMATCH;
+    bool path_ok = (probe->chain.problems & SMTPKIT_CERT_FAILURES & ~not_path) == 0;
+
+    (void)smtpkit_error_format(&probe->verify, reason, sizeof reason);
+    if (probe->chain.anchored && probe->chain.count > 0 && path_ok) {
+        if (probe->verify.status != SMTPKIT_OK) {
+            cli_warn("%s; the chain itself verifies, so its anchor is exported", reason);
+        }
         *der = &probe->path[probe->chain.count - 1];
         return 0;
     }
-    (void)smtpkit_error_format(&probe->verify, reason, sizeof reason);
     return cli_fail(CLI_EXIT_NOPERM,
                     "%s; without a verified chain there is no anchor to export "
                     "(--which leaf or --which N export what the server sent)",

@@ -203,6 +203,20 @@ static void chain_reason(const smtpkit_chain_summary *chain, smtpkit_time now, c
             }
         }
     }
+    for (i = 0; chain->anchored && i < chain->count; i++) {
+        if (chain->certs[i].problems & SMTPKIT_CERT_UNTRUSTED) {
+            snprintf(out, size, "certificate %zu (%s): not correctly signed by its issuer", i,
+                     chain->certs[i].subject);
+            return;
+        }
+    }
+    if (chain->count > 0 && !chain->anchored &&
+        strcmp(chain->certs[chain->count - 1].subject, chain->certs[chain->count - 1].issuer) ==
+            0) {
+        snprintf(out, size, "certificate %zu (%s) is self-signed and not in the trust store",
+                 chain->count - 1, chain->certs[chain->count - 1].subject);
+        return;
+    }
     /* Untrusted, or no flag at all: say whose signature the trust store lacks. */
     snprintf(out, size,
              "no trust anchor in the trust store completes the chain (last "

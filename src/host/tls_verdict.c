@@ -128,6 +128,12 @@ static void trust_reason(const smtpkit_chain_summary *chain, char *out, size_t s
     const smtpkit_cert_summary *top = &chain->certs[chain->count - 1];
     size_t i;
 
+    /* A message only: the subject naming itself as issuer is what users call self-signed. */
+    if (!chain->anchored && strcmp(top->subject, top->issuer) == 0) {
+        add_reason(out, size, "certificate %zu (%s) is self-signed and not a trust anchor",
+                   chain->count - 1, top->subject);
+        return;
+    }
     if (!chain->anchored) {
         add_reason(out, size, "no trust anchor completes the chain (last certificate issued by %s)",
                    top->issuer);

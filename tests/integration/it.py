@@ -783,6 +783,13 @@ def case_cert_export_which():
     check(not os.path.exists(os.path.join(work, "r.pem")), "a failed export wrote a file")
     got = export_file(work, "u.der", fmt="der", which="leaf", url=local_url("UNKNOWN"), ca=ca)
     check(got == unknown["der"], "--which leaf of an unverified chain differs")
+    # A wrong host name is about the connection: the chain's anchor is exported, with a warning.
+    p = export(["-o", os.path.join(work, "w.der")], fmt="der", url=local_url("WRONGHOST"), ca=ca)
+    check(p.returncode == 0, f"export of the anchor behind a wrong host name: exit {p.returncode}")
+    check("smtpkit: warning:" in p.err and "do not match" in p.err,
+          f"no warning about the host name: {p.err!r}")
+    with open(os.path.join(work, "w.der"), "rb") as f:
+        check(f.read() == cert_facts(ENV["CA_FILE"])["der"], "the anchor exported is not CA_FILE")
 
 
 def exported_header(work, name="alert_anchor"):
