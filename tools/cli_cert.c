@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli_exit.h"
+#include "cli_options.h"
 
 enum {
     SECOND_MS = 1000,
@@ -307,20 +308,6 @@ static int apply_option(cli_cert_args *args, int id, const char *value)
     }
 }
 
-static int option_error(int result, char **argv)
-{
-    const char *text = optind > 0 ? argv[optind - 1] : "?";
-
-    if (result == ':') {
-        return cli_fail(CLI_EXIT_USAGE, "option %s needs an argument", text);
-    }
-    if (optopt != 0) {
-        return cli_fail(CLI_EXIT_USAGE, "unknown option -%c; see 'smtpkit cert --help'", optopt);
-    }
-    return cli_fail(CLI_EXIT_USAGE, "unknown or ambiguous option %s; see 'smtpkit cert --help'",
-                    text);
-}
-
 static int positional(cli_cert_args *args, int argc, char **argv)
 {
     if (optind < argc) {
@@ -375,7 +362,7 @@ static int parse_args(int argc, char **argv, cli_cert_args *args)
     opterr = 0;
     optind = 1;
     while (rc == 0 && (result = getopt_long(argc, argv, ":vho:", long_options, NULL)) != -1) {
-        rc = result == '?' || result == ':' ? option_error(result, argv)
+        rc = result == '?' || result == ':' ? cli_option_error(result, argv, "smtpkit cert --help")
                                             : apply_option(args, result, optarg);
     }
     rc = rc != 0 ? rc : positional(args, argc, argv);

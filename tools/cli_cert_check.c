@@ -103,21 +103,23 @@ static int judge_dates(const check_run *run, const char *role, const smtpkit_cer
         snprintf(where, sizeof where, " (%s)", origin);
     }
     if (now > cert->not_after) {
-        snprintf(line, sizeof line, "%s %s%s expired %s, %lld days ago", role, cert->subject, where,
-                 date, (long long)smtpkit_days_between(cert->not_after, now));
+        snprintf(line, sizeof line, "%s %s%s expired %s, %lld %s ago", role, cert->subject, where,
+                 date, (long long)smtpkit_days_between(cert->not_after, now),
+                 cli_days((long long)smtpkit_days_between(cert->not_after, now)));
         finding("expired", line);
         return CHECK_FAIL;
     }
     if (now < cert->not_before) {
         (void)smtpkit_time_format(cert->not_before, date, sizeof date);
-        snprintf(line, sizeof line, "%s %s%s is valid from %s, in %lld days", role, cert->subject,
-                 where, date, (long long)smtpkit_days_between(now, cert->not_before));
+        snprintf(line, sizeof line, "%s %s%s is valid from %s, in %lld %s", role, cert->subject,
+                 where, date, (long long)smtpkit_days_between(now, cert->not_before),
+                 cli_days((long long)smtpkit_days_between(now, cert->not_before)));
         finding("not-yet-valid", line);
         return CHECK_OK;
     }
     if (run->args->warn_days > 0 && days <= (int64_t)run->args->warn_days) {
-        snprintf(line, sizeof line, "%s %s%s expires %s, in %lld days", role, cert->subject, where,
-                 date, (long long)days);
+        snprintf(line, sizeof line, "%s %s%s expires %s, in %lld %s", role, cert->subject, where,
+                 date, (long long)days, cli_days((long long)days));
         finding("expiring", line);
         return CHECK_EXPIRING;
     }

@@ -221,8 +221,7 @@ static int apply_option(cli_send_args *args, int id, const char *value)
     }
 }
 
-/* getopt_long's own complaint, in our one-line form. */
-static int option_error(int result, char **argv)
+int cli_option_error(int result, char **argv, const char *help)
 {
     const char *text = optind > 0 ? argv[optind - 1] : "?";
 
@@ -230,9 +229,9 @@ static int option_error(int result, char **argv)
         return cli_fail(CLI_EXIT_USAGE, "option %s needs an argument", text);
     }
     if (optopt != 0) {
-        return cli_fail(CLI_EXIT_USAGE, "unknown option -%c; see 'smtpkit --help'", optopt);
+        return cli_fail(CLI_EXIT_USAGE, "unknown option -%c; see '%s'", optopt, help);
     }
-    return cli_fail(CLI_EXIT_USAGE, "unknown or ambiguous option %s; see 'smtpkit --help'", text);
+    return cli_fail(CLI_EXIT_USAGE, "unknown or ambiguous option %s; see '%s'", text, help);
 }
 
 static int check_combinations(const cli_send_args *args)
@@ -257,7 +256,7 @@ int cli_options_parse(int argc, char **argv, cli_send_args *args)
     opterr = 0;
     optind = 1;
     while (rc == 0 && (result = getopt_long(argc, argv, ":vh", long_options, NULL)) != -1) {
-        rc = result == '?' || result == ':' ? option_error(result, argv)
+        rc = result == '?' || result == ':' ? cli_option_error(result, argv, "smtpkit --help")
                                             : apply_option(args, result, optarg);
     }
     if (rc == 0 && optind < argc) {

@@ -50,6 +50,12 @@ typedef struct cli_send_args {
  */
 int cli_options_parse(int argc, char **argv, cli_send_args *args);
 
+/**
+ * getopt_long's complaint (@p result '?' or ':') as one line that points to @p help, such as
+ * "smtpkit --help"; returns CLI_EXIT_USAGE.
+ */
+int cli_option_error(int result, char **argv, const char *help);
+
 /** Frees the lists of @p args. */
 void cli_options_free(cli_send_args *args);
 

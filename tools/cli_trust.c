@@ -274,19 +274,26 @@ int cli_trust_pins(smtpkit_trust *trust, uint8_t (**pins)[SMTPKIT_SHA256_LEN],
     return 0;
 }
 
+const char *cli_days(long long count)
+{
+    return count == 1 || count == -1 ? "day" : "days";
+}
+
 void cli_validity_note(const smtpkit_cert_summary *cert, smtpkit_time now, char *out, size_t size)
 {
     if (now == SMTPKIT_TIME_UNKNOWN) {
         snprintf(out, size, "dates not checked: no trustworthy time");
     } else if (now < cert->not_before) {
-        snprintf(out, size, "NOT YET VALID, starts in %lld days",
-                 (long long)smtpkit_days_between(now, cert->not_before));
+        snprintf(out, size, "NOT YET VALID, starts in %lld %s",
+                 (long long)smtpkit_days_between(now, cert->not_before),
+                 cli_days((long long)smtpkit_days_between(now, cert->not_before)));
     } else if (now > cert->not_after) {
-        snprintf(out, size, "EXPIRED %lld days ago",
-                 (long long)smtpkit_days_between(cert->not_after, now));
+        snprintf(out, size, "EXPIRED %lld %s ago",
+                 (long long)smtpkit_days_between(cert->not_after, now),
+                 cli_days((long long)smtpkit_days_between(cert->not_after, now)));
     } else {
-        snprintf(out, size, "%lld days left",
-                 (long long)smtpkit_days_between(now, cert->not_after));
+        snprintf(out, size, "%lld %s left", (long long)smtpkit_days_between(now, cert->not_after),
+                 cli_days((long long)smtpkit_days_between(now, cert->not_after)));
     }
 }
 
@@ -309,8 +316,8 @@ void cli_trust_trace_chain(void *ctx, const smtpkit_chain_summary *chain)
                        date, note);
         cli_print_line("* ", line, len > 0 ? (size_t)len : 0);
         if (chain->now != SMTPKIT_TIME_UNKNOWN && days >= 0 && days < CLI_TRUST_WARN_DAYS) {
-            len = snprintf(line, sizeof line, "warning: certificate %zu %s expires in %lld days", i,
-                           cert->subject, (long long)days);
+            len = snprintf(line, sizeof line, "warning: certificate %zu %s expires in %lld %s", i,
+                           cert->subject, (long long)days, cli_days((long long)days));
             cli_print_line("* ", line, len > 0 ? (size_t)len : 0);
         }
     }

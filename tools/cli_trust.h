@@ -58,6 +58,9 @@ int cli_trust_ca_files(smtpkit_trust *trust, cli_anchor_set *set, const cli_list
 int cli_trust_pins(smtpkit_trust *trust, uint8_t (**pins)[SMTPKIT_SHA256_LEN],
                    const cli_list *texts);
 
+/** "day" for a count of 1 (or -1), "days" otherwise. */
+const char *cli_days(long long count);
+
 /**
  * Describes @p cert's validity at @p now: "365 days left", "EXPIRED 3 days ago",
  * "NOT YET VALID, starts in 12 days", or "dates not checked: no trustworthy time".

@@ -982,6 +982,54 @@ def case_cert_check_bad_anchor_files():
         os.unlink(f.name)
 
 
+def at_text(epoch):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def case_cert_check_at():
+    """--at judges the dates as of another time: the chain's future, and a clock before 2020."""
+    url = local_url("CHAIN")
+    leaf = cert_facts(ENV["CHAIN_LEAF_FILE"])
+    root = cert_facts(ENV["CHAIN_ROOT_FILE"])
+    base = [url, "--anchor", ENV["CHAIN_ROOT_FILE"]] + LOCALHOST
+    # 2040: everything in the path has expired, the anchor included.
+    p = cert_check(base + ["--at", "2040-01-01"])
+    check(p.returncode == 2, f"--at 2040-01-01: exit {p.returncode}, expected 2")
+    check_findings_form(p)
+    check(len(findings(p, "fail")) == 1, "no fail line for a chain that has expired")
+    anchor = [l for l in findings(p, "expired") if l.startswith("expired: anchor ")]
+    check(len(anchor) == 1 and "smtpkit Chain Root CA" in anchor[0] and
+          utc_text(root["not_after"]) in anchor[0], f"expired lines {findings(p, 'expired')}")
+    check(not findings(p, "ok"), "an ok line in 2040")
+    # The day before the leaf's expiry (the first in the path): valid, but expiring.
+    p = cert_check(base + ["--at", at_text(leaf["not_after"] - 86400), "--warn-days", "30"])
+    check(p.returncode == 1, f"a day before the leaf's expiry: exit {p.returncode}, expected 1")
+    check_findings_form(p)
+    exp = findings(p, "expiring")
+    check(len(exp) == 1 and exp[0].startswith("expiring: leaf ") and
+          utc_text(leaf["not_after"]) in exp[0], f"expiring lines {exp}")
+    m = re.search(r"in (\d+) days?", exp[0])
+    check(m and int(m.group(1)) == 1, f"not 'in 1 day' as of a day before: {exp[0]!r}")
+    # The day before the anchor's expiry: the anchor alone is expiring (exit 1); with the
+    # server, its leaf and intermediate expired years before, so it does not verify (exit 2).
+    the_day_before = ["--at", at_text(root["not_after"] - 86400), "--warn-days", "30"]
+    p = cert_check(["--anchor", ENV["CHAIN_ROOT_FILE"]] + the_day_before)
+    check(p.returncode == 1, f"anchor alone, a day before its expiry: exit {p.returncode}")
+    exp = findings(p, "expiring")
+    check(len(exp) == 1 and "smtpkit Chain Root CA" in exp[0] and
+          utc_text(root["not_after"]) in exp[0], f"expiring lines {exp}")
+    p = cert_check(base + the_day_before)
+    check(p.returncode == 2, f"server, a day before the anchor's expiry: exit {p.returncode}")
+    check(any(l.startswith("expired: leaf ") for l in findings(p, "expired")),
+          "the leaf is not reported expired")
+    check(any(l.startswith("expiring: anchor ") for l in findings(p, "expiring")),
+          "the anchor is not reported expiring")
+    # A time before 2020 is what an unset clock reads: refused as a usage error.
+    p = cert_check(base + ["--at", "2019-06-01"])
+    one_line_error(p, EX_USAGE, "2019-06-01", "2020")
+    check(not p.out.strip(), f"findings printed for a refused --at: {p.out!r}")
+
+
 # --- send --pinned-pubkey -----------------------------------------------------------------
 
 def chain_send(extra, t, server=None):
@@ -1043,10 +1091,84 @@ def case_send_verbose_shows_chain():
     wait_delivered("bob", t, count=2)
 
 
+# --- the library's trust options through the C API (tests/integration/trust_api.c) --------
+
+TRUST_API_CHECKS = [
+    "anchors_two_probe", "anchors_two_send", "on_chain_summary", "on_chain_first_expiry",
+    "anchors_other_only_probe", "anchors_other_only_send",
+    "pin_intermediate_probe", "pin_intermediate_spki", "pin_intermediate_send",
+    "pin_wrong_probe", "pin_wrong_send",
+    "time_late_probe", "time_late_now", "time_valid_probe", "time_valid_now", "time_valid_send",
+    "time_unknown_refuse_probe", "time_unknown_now", "time_unknown_refuse_send",
+    "time_old_refuse_probe",
+    "expired_skip_dates_probe", "expired_skip_dates_send", "expired_refuse_host_probe",
+    "expired_refuse_host_leaf", "soon_root_summarize"]
+TRUST_API_SENT = ("ANCHORS", "PIN", "TIME_VALID", "SKIP_DATES")
+TRUST_API_REFUSED = ("OTHER_ONLY", "WRONG_PIN", "NO_TIME")
+
+
+def case_trust_api():
+    """smtpkit_client_send/probe with anchors in memory, pins, the caller's time, on_chain."""
+    chain = [cert_facts(ENV[name]) for name in
+             ("CHAIN_LEAF_FILE", "CHAIN_INTERMEDIATE_FILE", "CHAIN_ROOT_FILE")]
+    other = cert_facts(ENV["OTHER_CA_FILE"])
+    soon = cert_facts(ENV["SOON_ROOT_FILE"])
+    late = calendar.timegm((2040, 1, 1, 0, 0, 0))
+    start = max(c["not_before"] for c in chain)
+    end = min(c["not_after"] for c in chain)
+    valid = end - 86400  # the day before the first expiry: all three valid, not today
+    check(late > chain[2]["not_after"] and start < valid, "harness: unexpected chain dates")
+    soon_days = (soon["not_after"] - int(time.time())) // 86400
+    check(soon_days in (9, 10), f"harness: the SOON root has {soon_days} days left, not 9 or 10")
+    tokens = {name: token() for name in TRUST_API_SENT + TRUST_API_REFUSED}
+    env = dict(os.environ, TA_HOST="127.0.0.1", TA_PORT_CHAIN=port("CHAIN"),
+               TA_PORT_EXPIRED=port("EXPIRED"), TA_USER=USER, TA_PASSWORD=PASSWORD,
+               TA_RCPT="alice@example.test", TA_OTHER_CA_PEM=ENV["OTHER_CA_FILE"],
+               TA_CHAIN_ROOT_DER=ENV["CHAIN_ROOT_DER"], TA_CA_FILE=ENV["CA_FILE"],
+               TA_SOON_ROOT=ENV["SOON_ROOT_FILE"], TA_PIN_RIGHT=chain[1]["spki_hex"],
+               TA_PIN_WRONG=other["spki_hex"],
+               TA_FIRST_EXPIRY=str(min(range(3), key=lambda i: chain[i]["not_after"])),
+               TA_TIME_LATE=str(late), TA_TIME_VALID=str(valid),
+               TA_TIME_OLD=str(calendar.timegm((2019, 6, 1, 0, 0, 0))),
+               TA_SOON_NOT_AFTER=str(soon["not_after"]), TA_SOON_DAYS=str(soon_days))
+    for i, facts in enumerate(chain):
+        env[f"TA_CN_{i}"] = facts["subject_cn"]
+        env[f"TA_NOT_AFTER_{i}"] = str(facts["not_after"])
+    for name, value in tokens.items():
+        env["TA_TOKEN_" + name] = value
+    with open(ENV["CHAIN_ROOT_DER"], "rb") as f:
+        check(f.read() == chain[2]["der"], "harness: CHAIN_ROOT_DER is not the chain's root")
+    p = subprocess.run([os.environ["SMTPKIT_TRUST_API"]], env=env, capture_output=True,
+                       timeout=100)
+    out = p.stdout.decode("utf-8", "replace")
+    print(out, p.stderr.decode("utf-8", "replace"))
+    results = {}
+    for line in out.splitlines():
+        m = re.match(r"(ok|FAIL) (\w+): ", line)
+        if m:
+            results[m.group(2)] = m.group(1)
+    failed = [name for name, verdict in results.items() if verdict != "ok"]
+    missing = [name for name in TRUST_API_CHECKS if name not in results]
+    check(not failed, f"sub-checks failed: {failed}")
+    check(not missing, f"sub-checks not run: {missing}")
+    check(p.returncode == 0, f"trust_api exit {p.returncode}")
+    for name in TRUST_API_SENT:
+        t = tokens[name]
+        delivered = wait_delivered("alice", t)
+        check(len(delivered) == 1, f"{name}: {len(delivered)} copies of {t}")
+        msg = email.message_from_bytes(strip_trace(delivered[0]), policy=email.policy.default)
+        check(msg["Subject"] == f"trust_api {t}", f"{name}: Subject {msg['Subject']!r}")
+        check(msg.get_content() == f"sent by trust_api.c, check {name}\n",
+              f"{name}: body {msg.get_content()!r}")
+    for i, name in enumerate(TRUST_API_REFUSED):
+        assert_not_delivered(tokens[name], wait=2.0 if i == 0 else 0)
+
+
 # --- the two examples, built and run against the real server ------------------------------
 
-def build_firmware_alert(work, header, alert_port, to_user):
-    """Compiles examples/firmware_alert.c with the anchor in @header (array alert_anchor)."""
+def build_firmware_alert(work, header, alert_port, to_user, extra=()):
+    """Compiles examples/firmware_alert.c with the anchor in @header (array alert_anchor) and
+    the compiler arguments @extra (further -D settings of the example)."""
     exe = os.path.join(work, "firmware_alert")
     src = os.environ["SMTPKIT_SRC"]
     cmd = ["cc", "-std=c11", "-D_POSIX_C_SOURCE=200809L", "-Wall", "-Wextra", "-Werror",
@@ -1055,7 +1177,7 @@ def build_firmware_alert(work, header, alert_port, to_user):
            f"-DALERT_PORT={alert_port}", '-DALERT_TLS_NAME="localhost"',
            f'-DALERT_USER="{USER}"', f'-DALERT_FROM="Sensor <{USER}>"',
            f'-DALERT_TO="{to_user}@example.test"',
-           os.path.join(src, "examples", "firmware_alert.c"), "-o", exe]
+           *extra, os.path.join(src, "examples", "firmware_alert.c"), "-o", exe]
     cmd += os.environ["SMTPKIT_LIBS"].split(":") + ["-lmbedtls", "-lmbedx509", "-lmbedcrypto"]
     print("$ " + " ".join(shlex.quote(c) for c in cmd))
     subprocess.run(cmd, check=True)
@@ -1063,7 +1185,7 @@ def build_firmware_alert(work, header, alert_port, to_user):
 
 
 def run_firmware_alert(exe, to_user):
-    """Runs the alert program and waits for its mail in @to_user's Maildir."""
+    """Runs the alert program, waits for its mail in @to_user's Maildir, returns the run."""
     before = set(map(bytes, messages_with(to_user, "cabinet 3")))
     p = subprocess.run([exe], env=dict(os.environ, ALERT_PASSWORD=PASSWORD),
                        capture_output=True, timeout=60)
@@ -1077,7 +1199,7 @@ def run_firmware_alert(exe, to_user):
             check(msg["Subject"] == "ALERT: cabinet 3 over temperature", "wrong subject")
             check(msg.get_content() == "Temperature in cabinet 3 is 71.5 C (limit 60 C).\n",
                   "wrong body")
-            return
+            return p
         time.sleep(0.1)
     raise Failure(f"the alert did not arrive in {to_user}'s Maildir")
 
@@ -1090,6 +1212,54 @@ def case_example_firmware_alert():
                         ENV["CA_FILE"], "alert_anchor"], stdout=f, check=True)
     exe = build_firmware_alert(work, header, port("SUBMISSION"), "carol")
     run_firmware_alert(exe, "carol")
+
+
+def case_example_firmware_alert_two_anchors_pin():
+    """firmware_alert with an unrelated anchor, the chain's root as the next one, and a pin."""
+    work = tempfile.mkdtemp()
+    der2c = os.path.join(HERE, "..", "harness", "der2c.py")
+    headers = {"alert_anchor": ENV["OTHER_CA_FILE"], "alert_next_anchor": ENV["CHAIN_ROOT_FILE"]}
+    for name, path in headers.items():
+        with open(os.path.join(work, name + ".h"), "w") as f:
+            subprocess.run(["/usr/bin/python3", der2c, path, name], stdout=f, check=True)
+    other = cert_facts(ENV["OTHER_CA_FILE"])
+    leaf = cert_facts(ENV["CHAIN_LEAF_FILE"])
+    inter = cert_facts(ENV["CHAIN_INTERMEDIATE_FILE"])
+    root = cert_facts(ENV["CHAIN_ROOT_FILE"])
+    extra = ['-DALERT_NEXT_ANCHOR_HEADER="alert_next_anchor.h"',
+             f'-DALERT_PIN="{root["pin"]}"']
+    exe = build_firmware_alert(work, os.path.join(work, "alert_anchor.h"), port("CHAIN"),
+                               "alice", extra)
+    before = int(time.time())
+    p = run_firmware_alert(exe, "alice")
+    after = int(time.time())
+    out = p.stdout.decode()
+
+    def days_left(what, pattern, not_after):
+        found = re.findall(pattern, out, re.M)
+        check(len(found) == 1, f"{what}: {len(found)} lines match {pattern!r}")
+        n = int(found[0])
+        check((not_after - after) // 86400 <= n <= (not_after - before) // 86400,
+              f"{what}: {n} days, but openssl's not-after is {utc_text(not_after)}")
+
+    days_left("anchor 0", r"^firmware_alert: anchor 0 expires in (-?\d+) days$",
+              other["not_after"])
+    days_left("anchor 1", r"^firmware_alert: anchor 1 expires in (-?\d+) days$",
+              root["not_after"])
+    days_left("server", r"^firmware_alert: server certificate expires in (-?\d+) days$",
+              leaf["not_after"])
+    first_is_leaf = leaf["not_after"] <= min(inter["not_after"], root["not_after"])
+    check(first_is_leaf == ("expires first" not in out),
+          "the 'expires first' line does not match openssl's dates")
+    # A wrong pin: the same build with the unrelated CA's key pinned must not send.
+    extra[1] = f'-DALERT_PIN="{other["pin"]}"'
+    exe = build_firmware_alert(work, os.path.join(work, "alert_anchor.h"), port("CHAIN"),
+                               "alice", extra)
+    p = subprocess.run([exe], env=dict(os.environ, ALERT_PASSWORD=PASSWORD),
+                       capture_output=True, timeout=60)
+    print(p.stdout.decode(), p.stderr.decode())
+    check(p.returncode == 1 and "pinned public key" in p.stderr.decode(),
+          f"wrong pin: exit {p.returncode}")
 
 
 def case_example_poll_loop():
