@@ -117,22 +117,6 @@ void cli_cert_help(FILE *out)
 
 /* ---- option values ---- */
 
-static int parse_number(const char *option, const char *text, unsigned long max, unsigned long *out)
-{
-    unsigned long value = 0;
-    size_t i;
-
-    for (i = 0; text[i] >= '0' && text[i] <= '9' && i < 7; i++) {
-        value = value * 10 + (unsigned long)(text[i] - '0');
-    }
-    if (i == 0 || text[i] != '\0' || value > max) {
-        return cli_fail(CLI_EXIT_USAGE, "%s %s: give a whole number from 0 to %lu", option, text,
-                        max);
-    }
-    *out = value;
-    return 0;
-}
-
 static bool digits(const char *text, size_t count, int *out)
 {
     size_t i;
@@ -200,7 +184,7 @@ static int parse_which(const char *text, long *out)
         *out = 0;
         return 0;
     }
-    if (parse_number("--which", text, SMTPKIT_CHAIN_MAX, &position) != 0) {
+    if (cli_option_number("--which", text, 0, SMTPKIT_CHAIN_MAX, &position) != 0) {
         return CLI_EXIT_USAGE;
     }
     *out = (long)position;
@@ -242,13 +226,11 @@ static int apply_value(cli_cert_args *args, int id, const char *value)
 
     switch (id) {
     case OPT_TIMEOUT:
-        rc = parse_number("--timeout", value, TIMEOUT_MAX_S, &number);
+        rc = cli_option_number("--timeout", value, 1, TIMEOUT_MAX_S, &number);
         args->timeout_s = (unsigned)number;
-        return rc == 0 && number == 0 ? cli_fail(CLI_EXIT_USAGE, "--timeout 0: give 1 or more "
-                                                                 "seconds")
-                                      : rc;
+        return rc;
     case OPT_WARN_DAYS:
-        rc = parse_number("--warn-days", value, WARN_DAYS_MAX, &number);
+        rc = cli_option_number("--warn-days", value, 0, WARN_DAYS_MAX, &number);
         args->warn_days = (unsigned)number;
         return rc;
     case OPT_AT:
@@ -340,11 +322,9 @@ static int check_combinations(const cli_cert_args *args)
     if (args->starttls && args->tls) {
         return cli_fail(CLI_EXIT_USAGE, "--starttls and --tls exclude each other");
     }
-    if (args->name != NULL && !cli_cert_name_valid(args->name)) {
-        return cli_fail(CLI_EXIT_USAGE,
-                        "--name %s: give a C identifier of at most 63 "
-                        "characters",
-                        args->name);
+    if (args->name != NULL && cli_cert_name_problem(args->name) != NULL) {
+        return cli_fail(CLI_EXIT_USAGE, "--name %s: %s", args->name,
+                        cli_cert_name_problem(args->name));
     }
     if (args->name != NULL && args->format != CLI_CERT_C) {
         return cli_fail(CLI_EXIT_USAGE, "--name is for --format c");
@@ -462,7 +442,16 @@ static int prepare(cli_cert_args *args, cli_cert_target *target)
         rc = resolve_server(args, target);
         resolve_client(args, target);
     }
-    return rc != 0 ? rc : resolve_trust(args, target);
+    rc = rc != 0 ? rc : resolve_trust(args, target);
+
+    /* As send does: an unusable --ca-file or --ca-dir is exit 66 before connecting. check has
+     * neither, and words its own anchor problems. */
+    if (rc == 0 && args->command != CLI_CERT_CHECK) {
+        rc = cli_trust_try(&target->client.trust, args->tls_server_name != NULL
+                                                      ? args->tls_server_name
+                                                      : target->server.host);
+    }
+    return rc;
 }
 
 smtpkit_status cli_cert_probe(const cli_cert_target *target, smtpkit_probe *probe,

@@ -76,7 +76,12 @@ int cli_cert_check(const cli_cert_args *args, const cli_cert_target *target);
  */
 int cli_cert_write_header(FILE *out, const unsigned char *der, size_t len, const char *name);
 
-/** True when @p name is a C identifier of 1 to 63 characters. */
-bool cli_cert_name_valid(const char *name);
+/**
+ * NULL when @p name can name the array of "cert export --format c": a C identifier of 1 to 63
+ * characters that is neither a C or C++ keyword (alternative tokens such as "and" included),
+ * nor reserved (a leading underscore, a double underscore), nor a macro of the standard
+ * headers or main. Otherwise what is wrong with it, for the usage line.
+ */
+const char *cli_cert_name_problem(const char *name);
 
 #endif

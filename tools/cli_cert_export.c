@@ -5,11 +5,14 @@
  * The default is the trust anchor that completes the verified chain, which is what a device
  * must carry; it is only known when the chain verifies, so without verification the command
  * refuses and points to --which, which exports what the server sent. A file given with -o is
- * written beside its final name and renamed, so that a build never compiles half a header.
+ * written beside its final name and renamed, so that a build never compiles half a header;
+ * a device, FIFO, socket or symbolic link given with -o is written in place instead, since a
+ * rename would replace it.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +76,31 @@ static int write_stdout(const cli_cert_args *args, const unsigned char *der, siz
     return rc;
 }
 
+/* -o naming a device, a FIFO, a socket or a symbolic link: written where it leads, as any
+ * tool's -o would, since a rename would replace the node or the link with a regular file. */
+static int write_in_place(const cli_cert_args *args, const unsigned char *der, size_t len)
+{
+    int fd = open(args->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    FILE *out = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    int rc;
+
+    if (out == NULL) {
+        rc = cli_fail(CLI_EXIT_CANTCREAT, "-o %s: %s", args->output, strerror(errno));
+        if (fd >= 0) {
+            (void)close(fd);
+        }
+        return rc;
+    }
+    rc = write_format(out, args, der, len);
+    if (rc == 0 && (fflush(out) != 0 || ferror(out))) {
+        rc = cli_fail(CLI_EXIT_IOERR, "-o %s: %s", args->output, strerror(errno));
+    }
+    if (fclose(out) != 0 && rc == 0) {
+        rc = cli_fail(CLI_EXIT_IOERR, "-o %s: %s", args->output, strerror(errno));
+    }
+    return rc;
+}
+
 /* Writes a temporary file beside @p path, then renames it, so that readers see all or none. */
 static int write_file(const cli_cert_args *args, const unsigned char *der, size_t len)
 {
@@ -107,6 +135,23 @@ static int write_file(const cli_cert_args *args, const unsigned char *der, size_
     }
     free(tmp);
     return rc;
+}
+
+/* A new or regular file is replaced whole; anything else is written in place. */
+static int write_output(const cli_cert_args *args, const unsigned char *der, size_t len)
+{
+    struct stat st;
+
+    if (lstat(args->output, &st) != 0) {
+        return errno == ENOENT
+                   ? write_file(args, der, len)
+                   : cli_fail(CLI_EXIT_CANTCREAT, "-o %s: %s", args->output, strerror(errno));
+    }
+    if (S_ISDIR(st.st_mode)) {
+        return cli_fail(CLI_EXIT_CANTCREAT, "-o %s: is a directory; give a file name",
+                        args->output);
+    }
+    return S_ISREG(st.st_mode) ? write_file(args, der, len) : write_in_place(args, der, len);
 }
 
 static int pick_root(const smtpkit_probe *probe, const smtpkit_der **der)
@@ -166,7 +211,7 @@ int cli_cert_export(const cli_cert_args *args, const cli_cert_target *target)
     rc = args->which == CLI_CERT_WHICH_ROOT ? pick_root(&probe, &der)
                                             : pick_sent(&probe, args->which, &der);
     if (rc == 0) {
-        rc = args->output != NULL ? write_file(args, der->data, der->len)
+        rc = args->output != NULL ? write_output(args, der->data, der->len)
                                   : write_stdout(args, der->data, der->len);
     }
 

@@ -28,19 +28,46 @@ enum {
 
 static const char ident_prefix[] = "smtpkit_anchor_";
 
-bool cli_cert_name_valid(const char *name)
+/* Words a C11 or C++17 (and C++20, C23 or GNU C) compiler does not take as a name, and names
+ * of the standard headers that are macros or special (main), which the array cannot shadow. */
+static const char *const taken_names[] = {
+    "alignas", "alignof", "and", "and_eq", "asm", "auto", "bitand", "bitor", "bool", "break",
+    "case", "catch", "char", "char8_t", "char16_t", "char32_t", "class", "co_await", "co_return",
+    "co_yield", "compl", "concept", "const", "const_cast", "consteval", "constexpr", "constinit",
+    "continue", "decltype", "default", "delete", "do", "double", "dynamic_cast", "else", "enum",
+    "explicit", "export", "extern", "false", "float", "for", "friend", "goto", "if", "inline",
+    "int", "long", "mutable", "namespace", "new", "noexcept", "not", "not_eq", "nullptr",
+    "operator", "or", "or_eq", "private", "protected", "public", "register", "reinterpret_cast",
+    "requires", "restrict", "return", "short", "signed", "sizeof", "static", "static_assert",
+    "static_cast", "struct", "switch", "template", "this", "thread_local", "throw", "true", "try",
+    "typedef", "typeid", "typename", "typeof", "typeof_unqual", "union", "unsigned", "using",
+    "virtual", "void", "volatile", "wchar_t", "while", "xor", "xor_eq",
+    /* not keywords, but macros of the standard headers, or main */
+    "EOF", "I", "NULL", "assert", "complex", "errno", "imaginary", "main", "noreturn", "offsetof",
+    "setjmp", "stderr", "stdin", "stdout", "va_arg", "va_copy", "va_end", "va_start"};
+
+const char *cli_cert_name_problem(const char *name)
 {
     size_t i;
 
     if (name[0] == '\0' || isdigit((unsigned char)name[0]) || strlen(name) > IDENT_MAX) {
-        return false;
+        return "give a C identifier of at most 63 characters";
     }
     for (i = 0; name[i] != '\0'; i++) {
         if (!isalnum((unsigned char)name[i]) && name[i] != '_') {
-            return false;
+            return "give a C identifier of at most 63 characters";
         }
     }
-    return true;
+    /* Any leading '_' is reserved for a name at file scope, and its macros would be _X... */
+    if (name[0] == '_' || strstr(name, "__") != NULL) {
+        return "a reserved identifier (a leading underscore or a double underscore)";
+    }
+    for (i = 0; i < sizeof taken_names / sizeof taken_names[0]; i++) {
+        if (strcmp(name, taken_names[i]) == 0) {
+            return "a C or C++ keyword or a name of the standard library; choose another";
+        }
+    }
+    return NULL;
 }
 
 /* Length of an attribute value: up to the next ", " that Mbed TLS did not escape as "\,". */
@@ -77,25 +104,34 @@ static void common_name(const char *dn, char *out, size_t size)
     out[len] = '\0';
 }
 
-/* smtpkit_anchor_ and the CN, lower-case, every run of other characters one '_'. */
-static void default_name(const char *subject, char *out, size_t size)
+/* smtpkit_anchor_ and the CN, lower-case, every run of other characters one '_'; when the CN
+ * has no letter or digit to give (none, only symbols, or bytes outside ASCII), the first 8 hex
+ * digits of the SHA-256 instead, so that such anchors still get names of their own. */
+static void default_name(const smtpkit_cert_summary *s, char *out, size_t size)
 {
     char cn[SMTPKIT_CERT_NAME_MAX];
     size_t len = strlen(ident_prefix);
+    bool named = false;
     size_t i;
 
-    common_name(subject, cn, sizeof cn);
+    common_name(s->subject, cn, sizeof cn);
     memcpy(out, ident_prefix, len);
     for (i = 0; cn[i] != '\0' && len < size - 1; i++) {
         unsigned char c = (unsigned char)tolower((unsigned char)cn[i]);
 
         if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
             out[len++] = (char)c;
+            named = true;
         } else if (out[len - 1] != '_') {
             out[len++] = '_';
         }
     }
-    while (len > 1 && out[len - 1] == '_') {
+    if (!named) {
+        snprintf(out + strlen(ident_prefix), size - strlen(ident_prefix), "%02x%02x%02x%02x",
+                 s->sha256[0], s->sha256[1], s->sha256[2], s->sha256[3]);
+        return;
+    }
+    while (out[len - 1] == '_') {
         len--;
     }
     out[len] = '\0';
@@ -160,6 +196,17 @@ static void put_comment(FILE *out, const smtpkit_cert_summary *s, const char *no
     fprintf(out, " *             %s\n */\n", fingerprint + FINGERPRINT_SPLIT);
 }
 
+/* NAME_H_ and the first 8 hex digits of the SHA-256: "--name smtpkit_anchors" must not take
+ * the guard of smtpkit/anchors.h, and two anchors of one name can be included together. */
+static void put_guard(FILE *out, const char *upper, const uint8_t *sha256)
+{
+    char guard[IDENT_MAX + sizeof "_H_12345678"];
+
+    snprintf(guard, sizeof guard, "%s_H_%02X%02X%02X%02X", upper, sha256[0], sha256[1], sha256[2],
+             sha256[3]);
+    fprintf(out, "#ifndef %s\n#define %s\n\n/* clang-format off */\n", guard, guard);
+}
+
 static void put_macro(FILE *out, const char *upper, const char *suffix, const char *value)
 {
     fprintf(out, "#define %s_%s ", upper, suffix);
@@ -215,7 +262,7 @@ int cli_cert_write_header(FILE *out, const unsigned char *der, size_t len, const
     if (name != NULL) {
         snprintf(ident, sizeof ident, "%s", name);
     } else {
-        default_name(s.subject, ident, sizeof ident);
+        default_name(&s, ident, sizeof ident);
     }
     for (i = 0; i <= strlen(ident); i++) {
         upper[i] = (char)toupper((unsigned char)ident[i]);
@@ -223,7 +270,7 @@ int cli_cert_write_header(FILE *out, const unsigned char *der, size_t len, const
     (void)smtpkit_time_format(s.not_after, not_after, sizeof not_after);
 
     put_comment(out, &s, not_after);
-    fprintf(out, "#ifndef %s_H\n#define %s_H\n\n/* clang-format off */\n", upper, upper);
+    put_guard(out, upper, s.sha256);
     put_macros(out, upper, &s);
     putc('\n', out);
     put_array(out, ident, der, len);

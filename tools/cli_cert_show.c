@@ -87,6 +87,21 @@ static int describe(const smtpkit_der *der, smtpkit_time now, smtpkit_cert_detai
     return 0;
 }
 
+/* The first certificate before @p index with the same bytes, or @p index itself. */
+static size_t first_copy(const smtpkit_probe *probe, size_t index)
+{
+    const smtpkit_der *der = &probe->sent[index];
+    size_t i;
+
+    for (i = 0; i < index; i++) {
+        if (probe->sent[i].len == der->len &&
+            memcmp(probe->sent[i].data, der->data, der->len) == 0) {
+            return i;
+        }
+    }
+    return index;
+}
+
 static void print_sent(const cli_cert_target *target, const smtpkit_probe *probe, smtpkit_time now)
 {
     size_t i;
@@ -103,7 +118,11 @@ static void print_sent(const cli_cert_target *target, const smtpkit_probe *probe
         smtpkit_cert_details d;
 
         (void)describe(&probe->sent[i], now, &d);
-        printf("\nCertificate %zu (%s)\n", i, position_name(i, &d));
+        if (first_copy(probe, i) < i) {
+            printf("\nCertificate %zu (duplicate of certificate %zu)\n", i, first_copy(probe, i));
+        } else {
+            printf("\nCertificate %zu (%s)\n", i, position_name(i, &d));
+        }
         print_details(&d, now);
     }
 }

@@ -151,20 +151,30 @@ static int append(cli_list *list, const char *value)
     return 0;
 }
 
-static int parse_timeout(const char *text, unsigned *out)
+int cli_option_number(const char *option, const char *text, unsigned long min, unsigned long max,
+                      unsigned long *out)
 {
     unsigned long value = 0;
     size_t i;
 
-    for (i = 0; text[i] >= '0' && text[i] <= '9' && i < 6; i++) {
+    for (i = 0; text[i] >= '0' && text[i] <= '9' && i < 7; i++) {
         value = value * 10 + (unsigned long)(text[i] - '0');
     }
-    if (i == 0 || text[i] != '\0' || value == 0 || value > TIMEOUT_MAX_S) {
-        return cli_fail(CLI_EXIT_USAGE, "--timeout %s: give whole seconds from 1 to %d", text,
-                        TIMEOUT_MAX_S);
+    if (i == 0 || text[i] != '\0' || value < min || value > max) {
+        return cli_fail(CLI_EXIT_USAGE, "%s %s: give a whole number from %lu to %lu", option, text,
+                        min, max);
     }
-    *out = (unsigned)value;
+    *out = value;
     return 0;
+}
+
+static int parse_timeout(const char *text, unsigned *out)
+{
+    unsigned long value = 0;
+    int rc = cli_option_number("--timeout", text, 1, TIMEOUT_MAX_S, &value);
+
+    *out = (unsigned)value;
+    return rc;
 }
 
 static int set_string(cli_send_args *args, int id, const char *value)

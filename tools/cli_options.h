@@ -56,6 +56,13 @@ int cli_options_parse(int argc, char **argv, cli_send_args *args);
  */
 int cli_option_error(int result, char **argv, const char *help);
 
+/**
+ * Parses @p text as a whole number from @p min to @p max for @p option. Returns 0, or prints
+ * "OPTION TEXT: give a whole number from MIN to MAX" and returns CLI_EXIT_USAGE.
+ */
+int cli_option_number(const char *option, const char *text, unsigned long min, unsigned long max,
+                      unsigned long *out);
+
 /** Frees the lists of @p args. */
 void cli_options_free(cli_send_args *args);
 

@@ -341,21 +341,10 @@ static void warn_plaintext(const cli_request *req)
 /* Loads the anchors once, so that an unreadable or broken file stops us before connecting. */
 static int try_trust(const cli_request *req)
 {
-    smtpkit_tls *tls = NULL;
-    smtpkit_error err;
     const char *name =
         req->client.tls_server_name != NULL ? req->client.tls_server_name : req->server.host;
 
-    if (req->server.mode == SMTPKIT_TLS_NONE) {
-        return 0;
-    }
-    smtpkit_error_clear(&err);
-    if (smtpkit_tls_new(&tls, &req->client.trust, name, &err) != SMTPKIT_OK) {
-        return err.status == SMTPKIT_E_USAGE ? cli_fail(CLI_EXIT_NOINPUT, "%s", err.message)
-                                             : cli_fail_error(&err);
-    }
-    smtpkit_tls_free(tls);
-    return 0;
+    return req->server.mode == SMTPKIT_TLS_NONE ? 0 : cli_trust_try(&req->client.trust, name);
 }
 
 static int read_secret(cli_request *req)

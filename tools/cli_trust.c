@@ -26,6 +26,8 @@
 /* Far above the system bundle (about 200 KB); a bigger file is not a list of anchors. */
 enum { ANCHOR_FILE_MAX = 16 * 1024 * 1024 };
 
+enum { DER_SEQUENCE = 0x30, DER_LONG_LENGTH_1 = 0x81, DER_LONG_LENGTH_4 = 0x84 };
+
 static const char pem_begin[] = "-----BEGIN CERTIFICATE-----";
 static const char pem_end[] = "-----END CERTIFICATE-----";
 
@@ -191,6 +193,34 @@ static int summarize_new(cli_anchor_set *set, size_t first, const char *option, 
     return 0;
 }
 
+/* A SEQUENCE with a long-form length of 1 to 4 bytes: a certificate is never under 128 bytes,
+ * and text (a comment line such as "0 root" above the PEM) never has 0x81-0x84 second. */
+static bool is_der(const unsigned char *data, size_t len)
+{
+    return len > 1 && data[0] == DER_SEQUENCE && data[1] >= DER_LONG_LENGTH_1 &&
+           data[1] <= DER_LONG_LENGTH_4;
+}
+
+/* PEM if it has the armour, else maybe a header. The text is searched as a C string, where a
+ * stray NUL would end it and hide every certificate after it: NUL bytes become spaces first
+ * (neither base64 nor the armour holds one). @p text has a NUL at @p len. */
+static int load_text(cli_anchor_set *set, const char *option, const char *file, unsigned char *text,
+                     size_t len, int nocert_code)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        text[i] = text[i] == '\0' ? ' ' : text[i];
+    }
+    if (strstr((const char *)text, pem_begin) != NULL) {
+        return load_pem(set, option, file, text, nocert_code);
+    }
+    if (strstr((const char *)text, "[] = {") != NULL) {
+        return load_c_array(set, option, file, (const char *)text, nocert_code);
+    }
+    return 0;
+}
+
 int cli_anchor_load(cli_anchor_set *set, const char *option, const char *file, smtpkit_time now,
                     int nocert_code)
 {
@@ -203,14 +233,8 @@ int cli_anchor_load(cli_anchor_set *set, const char *option, const char *file, s
         return rc;
     }
 
-    /* DER starts with a SEQUENCE tag; text is PEM if it has the armour, else maybe a header. */
-    if (len > 0 && data[0] == 0x30) {
-        rc = add_copy(set, file, data, len);
-    } else if (strstr((const char *)data, pem_begin) != NULL) {
-        rc = load_pem(set, option, file, data, nocert_code);
-    } else if (strstr((const char *)data, "[] = {") != NULL) {
-        rc = load_c_array(set, option, file, (const char *)data, nocert_code);
-    }
+    rc = is_der(data, len) ? add_copy(set, file, data, len)
+                           : load_text(set, option, file, data, len, nocert_code);
     free(data);
 
     return rc != 0 ? rc : summarize_new(set, first, option, file, now, nocert_code);
@@ -246,6 +270,20 @@ int cli_trust_ca_files(smtpkit_trust *trust, cli_anchor_set *set, const cli_list
         trust->anchor_count = set->count;
     }
     return rc;
+}
+
+int cli_trust_try(const smtpkit_trust *trust, const char *server_name)
+{
+    smtpkit_tls *tls = NULL;
+    smtpkit_error err;
+
+    smtpkit_error_clear(&err);
+    if (smtpkit_tls_new(&tls, trust, server_name, &err) != SMTPKIT_OK) {
+        return err.status == SMTPKIT_E_USAGE ? cli_fail(CLI_EXIT_NOINPUT, "%s", err.message)
+                                             : cli_fail_error(&err);
+    }
+    smtpkit_tls_free(tls);
+    return 0;
 }
 
 int cli_trust_pins(smtpkit_trust *trust, uint8_t (**pins)[SMTPKIT_SHA256_LEN],

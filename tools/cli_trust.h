@@ -52,6 +52,14 @@ void cli_anchor_set_free(cli_anchor_set *set);
 int cli_trust_ca_files(smtpkit_trust *trust, cli_anchor_set *set, const cli_list *files);
 
 /**
+ * Sets up TLS once with @p trust for @p server_name and frees it again, so that a CA file or
+ * directory that cannot be used stops the command before it connects. Returns 0, or prints one
+ * line and returns CLI_EXIT_NOINPUT for trust the library refuses as a usage error (a CA file
+ * or directory that cannot be read or holds no certificate), cli_exit_code() for the rest.
+ */
+int cli_trust_try(const smtpkit_trust *trust, const char *server_name);
+
+/**
  * Parses the --pinned-pubkey values into a new array for trust->pins (free it with free()).
  * Returns 0, or CLI_EXIT_USAGE with a line naming the bad value.
  */

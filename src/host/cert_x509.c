@@ -31,6 +31,9 @@
 /* GeneralName choices (RFC 5280 section 4.2.1.6), context-specific tags. */
 enum { SAN_EMAIL = 1, SAN_DNS = 2, SAN_URI = 6, SAN_IP = 7 };
 
+/* How much of one attribute value of a distinguished name the fallback formatter shows. */
+enum { DN_VALUE_SHOWN = 100 };
+
 smtpkit_status smtpkit_x509_parse(mbedtls_x509_crt *chain, const unsigned char *data, size_t len,
                                   const char *what, smtpkit_error *err)
 {
@@ -66,14 +69,80 @@ smtpkit_status smtpkit_x509_parse(mbedtls_x509_crt *chain, const unsigned char *
                           what, reason, (unsigned)-ret);
 }
 
+/* Appends @p text to the NUL-terminated @p out; false (and "..." at the end) when cut. */
+static bool append(char *out, size_t size, const char *text)
+{
+    size_t used = strlen(out);
+    size_t len = strlen(text);
+
+    if (used + len < size) {
+        memcpy(out + used, text, len + 1);
+        return true;
+    }
+    if (size >= 4) {
+        memcpy(out + size - 4, "...", 4);
+    }
+    return false;
+}
+
+/* An attribute type as its short name ("CN"), or in dotted form when Mbed TLS has none. */
+static void attribute_type(const mbedtls_x509_buf *oid, char *out, size_t size)
+{
+    const char *short_name = NULL;
+
+    if (mbedtls_oid_get_attr_short_name(oid, &short_name) == 0) {
+        snprintf(out, size, "%s", short_name);
+    } else if (mbedtls_oid_get_numeric_string(out, size, oid) < 0) {
+        snprintf(out, size, "?");
+    }
+}
+
+/* An attribute value, its first DN_VALUE_SHOWN bytes then "...", a control byte as '?' so
+ * that a hostile name cannot disturb a terminal. @p out holds DN_VALUE_SHOWN + 4 bytes. */
+static void attribute_value(const mbedtls_x509_buf *value, char *out)
+{
+    size_t shown = value->len < DN_VALUE_SHOWN ? value->len : DN_VALUE_SHOWN;
+    size_t i;
+
+    for (i = 0; i < shown; i++) {
+        out[i] = value->p[i] < 0x20 || value->p[i] == 0x7f ? '?' : (char)value->p[i];
+    }
+    memcpy(out + shown, shown < value->len ? "..." : "", shown < value->len ? 4 : 1);
+}
+
+/* The names as mbedtls_x509_dn_gets() writes them ("O=..., CN=...", " + " inside a
+ * multi-valued RDN), for the names it refuses: a value over its 255 bytes, or a name longer
+ * than the buffer. Each value is cut, and the whole is cut to @p size with "...". */
+static void dn_fallback(const mbedtls_x509_name *dn, char *out, size_t size)
+{
+    const mbedtls_x509_name *name;
+    bool merged = false;
+
+    out[0] = '\0';
+    for (name = dn; name != NULL; name = name->next) {
+        char type[64];
+        char value[DN_VALUE_SHOWN + 4];
+
+        if (name->oid.p == NULL) {
+            continue;
+        }
+        attribute_type(&name->oid, type, sizeof type);
+        attribute_value(&name->val, value);
+        if ((out[0] != '\0' && !append(out, size, merged ? " + " : ", ")) ||
+            !append(out, size, type) || !append(out, size, "=") || !append(out, size, value)) {
+            return;
+        }
+        merged = name->MBEDTLS_PRIVATE(next_merged) != 0;
+    }
+}
+
 /* @p dn as "O=..., CN=...", cut with "..." when it does not fit. */
-static void name_text(const mbedtls_x509_name *dn, char *out, size_t size)
+void smtpkit_x509_name_text(const mbedtls_x509_name *dn, char *out, size_t size)
 {
     char text[1024];
 
     if (mbedtls_x509_dn_gets(text, sizeof text, dn) < 0) {
-        snprintf(out, size, "?");
-        return;
+        dn_fallback(dn, text, sizeof text);
     }
     if (strlen(text) >= size) {
         memcpy(text + size - 4, "...", 4);
@@ -114,29 +183,13 @@ void smtpkit_x509_summarize(const mbedtls_x509_crt *crt, smtpkit_time now,
                             smtpkit_cert_summary *out)
 {
     memset(out, 0, sizeof *out);
-    name_text(&crt->subject, out->subject, sizeof out->subject);
-    name_text(&crt->issuer, out->issuer, sizeof out->issuer);
+    smtpkit_x509_name_text(&crt->subject, out->subject, sizeof out->subject);
+    smtpkit_x509_name_text(&crt->issuer, out->issuer, sizeof out->issuer);
     out->not_before = x509_time(&crt->valid_from);
     out->not_after = x509_time(&crt->valid_to);
     sha256(crt->raw.p, crt->raw.len, out->sha256);
     sha256(crt->pk_raw.p, crt->pk_raw.len, out->spki_sha256);
     out->problems = smtpkit_x509_date_problems(out, now);
-}
-
-/* Appends @p text to the NUL-terminated @p out; false (and "..." at the end) when cut. */
-static bool append(char *out, size_t size, const char *text)
-{
-    size_t used = strlen(out);
-    size_t len = strlen(text);
-
-    if (used + len < size) {
-        memcpy(out + used, text, len + 1);
-        return true;
-    }
-    if (size >= 4) {
-        memcpy(out + size - 4, "...", 4);
-    }
-    return false;
 }
 
 /* One GeneralName as "DNS:name" or "IP:addr" in @p out; false for a kind not shown. */

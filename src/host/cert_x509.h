@@ -30,6 +30,9 @@ void smtpkit_x509_summarize(const mbedtls_x509_crt *crt, smtpkit_time now,
 /** EXPIRED, NOT_YET_VALID or DATES_UNCHECKED for @p summary at the resolved time @p now. */
 unsigned smtpkit_x509_date_problems(const smtpkit_cert_summary *summary, smtpkit_time now);
 
+/** @p dn as "O=..., CN=...", always readable, cut with "..." to fit @p size (at least 4). */
+void smtpkit_x509_name_text(const mbedtls_x509_name *dn, char *out, size_t size);
+
 /** The details beyond the summary: alternative names, key, signature, serial, CA, self-signed. */
 void smtpkit_x509_details(const mbedtls_x509_crt *crt, smtpkit_cert_details *out);
 

@@ -403,6 +403,41 @@ static smtpkit_status record_failed(smtpkit_tls *t, const char *what, int ret, s
     return smtpkit_errorf(err, SMTPKIT_E_TLS, SMTPKIT_STAGE_TLS, "%s: %s", what, reason);
 }
 
+/*
+ * A handshake that failed before or outside the verification of the chain. Two of Mbed TLS's
+ * codes are made plain: MBEDTLS_ERR_X509_FATAL_ERROR, which its chain verification returns
+ * (with smtpkit's verify callback, which never fails, and no CA callback) only for a path of
+ * more than MBEDTLS_X509_MAX_INTERMEDIATE_CA intermediates; it stops before calling the verify
+ * callback, so no certificate was seen and the probe returns this error without a chain. And
+ * MBEDTLS_ERR_SSL_FEATURE_UNAVAILABLE, also its answer to a handshake message it cannot hold.
+ */
+static smtpkit_status handshake_failed(smtpkit_tls *t, int ret, smtpkit_error *err)
+{
+    char reason[140];
+
+    if (t->io_error.status != SMTPKIT_OK) {
+        *err = t->io_error;
+        return err->status;
+    }
+    if (ret == MBEDTLS_ERR_X509_FATAL_ERROR) {
+        /* Split only to stay within 100 columns; each part is whole words to grep. */
+        return smtpkit_errorf(err, SMTPKIT_E_CERT, SMTPKIT_STAGE_TLS,
+                              "server certificate does not verify: "
+                              "the server's chain is longer than the %d "
+                              "intermediate certificates Mbed TLS accepts",
+                              MBEDTLS_X509_MAX_INTERMEDIATE_CA);
+    }
+    if (ret == MBEDTLS_ERR_SSL_FEATURE_UNAVAILABLE) {
+        describe(ret, reason, sizeof reason);
+        return smtpkit_errorf(err, SMTPKIT_E_TLS, SMTPKIT_STAGE_TLS,
+                              "TLS: %s (Mbed TLS also says this when a handshake message, "
+                              "such as a very large certificate chain, "
+                              "exceeds its 16 KB input buffer)",
+                              reason);
+    }
+    return record_failed(t, "TLS", ret, err);
+}
+
 /* Maps Mbed TLS's "call again" codes; true when @p ret is one of them. */
 static bool wants_more(int ret, smtpkit_io *want)
 {
@@ -455,7 +490,7 @@ smtpkit_status smtpkit_tls_handshake(smtpkit_tls *tls, smtpkit_io *want, smtpkit
         smtpkit_verifier_report(&tls->verifier);
         return status;
     }
-    return record_failed(tls, "TLS", ret, err);
+    return handshake_failed(tls, ret, err);
 }
 
 smtpkit_status smtpkit_tls_read(smtpkit_tls *tls, uint8_t *buf, size_t size, size_t *got,

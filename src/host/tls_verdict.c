@@ -123,8 +123,9 @@ static void usage_reasons(const smtpkit_chain_summary *chain, char *out, size_t 
 }
 
 /* The path ends short of an anchor, or a signature in it does not verify. */
-static void trust_reason(const smtpkit_chain_summary *chain, char *out, size_t size)
+static void trust_reason(const smtpkit_verifier *v, char *out, size_t size)
 {
+    const smtpkit_chain_summary *chain = &v->chain;
     const smtpkit_cert_summary *top = &chain->certs[chain->count - 1];
     size_t i;
 
@@ -132,6 +133,12 @@ static void trust_reason(const smtpkit_chain_summary *chain, char *out, size_t s
     if (!chain->anchored && strcmp(top->subject, top->issuer) == 0) {
         add_reason(out, size, "certificate %zu (%s) is self-signed and not a trust anchor",
                    chain->count - 1, top->subject);
+        return;
+    }
+    if (!chain->anchored && v->non_ca_issuer > 0) {
+        add_reason(out, size,
+                   "certificate %zu (%s) issued the chain but is not a CA (basicConstraints)",
+                   v->non_ca_issuer, v->non_ca_subject);
         return;
     }
     if (!chain->anchored) {
@@ -217,7 +224,7 @@ smtpkit_status smtpkit_verifier_failed(smtpkit_verifier *v, uint32_t flags, smtp
         time_reason(v, message, sizeof message);
     }
     if (!chain->anchored || (chain->problems & SMTPKIT_CERT_UNTRUSTED) != 0) {
-        trust_reason(chain, message, sizeof message);
+        trust_reason(v, message, sizeof message);
     }
     date_reasons(chain, message, sizeof message);
     if ((chain->problems & SMTPKIT_CERT_NAME_MISMATCH) != 0) {

@@ -122,8 +122,45 @@ static bool is_anchor(const smtpkit_verifier *v, const mbedtls_x509_crt *crt)
     return false;
 }
 
+static bool same_bytes(const mbedtls_x509_buf *a, const mbedtls_x509_buf *b)
+{
+    return a->len == b->len && memcmp(a->p, b->p, a->len) == 0;
+}
+
+static bool valid_at(const mbedtls_x509_crt *crt, smtpkit_time now)
+{
+    smtpkit_cert_summary summary;
+
+    smtpkit_x509_summarize(crt, now, &summary);
+    return (summary.problems & (SMTPKIT_CERT_EXPIRED | SMTPKIT_CERT_NOT_YET_VALID)) == 0;
+}
+
+/*
+ * Mbed TLS picks the anchor that ends the path by its own clock, preferring one valid then; but
+ * smtpkit judges dates at the caller's time, when another anchor may be the valid one. For a
+ * root re-issued with the same name and the same key (SubjectPublicKeyInfo), the child's
+ * signature verifies under either, so the path may end in the one valid at smtpkit's time.
+ * Without this, the verdict would depend on the order of the anchors.
+ */
+static const mbedtls_x509_crt *anchor_valid_now(const smtpkit_verifier *v,
+                                                const mbedtls_x509_crt *anchor)
+{
+    const mbedtls_x509_crt *a;
+
+    if (v->chain.now == SMTPKIT_TIME_UNKNOWN || valid_at(anchor, v->chain.now)) {
+        return anchor;
+    }
+    for (a = v->anchors; a != NULL && a->raw.len > 0; a = a->next) {
+        if (a != anchor && same_bytes(&a->subject_raw, &anchor->subject_raw) &&
+            same_bytes(&a->pk_raw, &anchor->pk_raw) && valid_at(a, v->chain.now)) {
+            return a;
+        }
+    }
+    return anchor;
+}
+
 /* The first call of a walk names the top of the path, so its depth gives the length. */
-static void begin(smtpkit_verifier *v, int depth)
+static void begin(smtpkit_verifier *v, const mbedtls_x509_crt *top, int depth)
 {
     smtpkit_time given = v->trust != NULL ? v->trust->now : SMTPKIT_TIME_HOST;
 
@@ -131,6 +168,9 @@ static void begin(smtpkit_verifier *v, int depth)
     v->chain.count = depth < SMTPKIT_CHAIN_MAX ? (size_t)depth + 1 : SMTPKIT_CHAIN_MAX;
     v->chain.now = smtpkit_time_resolve(given);
     v->accounted = 0;
+    v->top = top;
+    v->non_ca_issuer = 0;
+    v->non_ca_subject[0] = '\0';
     v->running = true;
     v->seen = false;
     v->reported = false;
@@ -144,6 +184,9 @@ static void record(smtpkit_verifier *v, const mbedtls_x509_crt *crt, int depth, 
     smtpkit_cert_summary summary;
     uint32_t seen = *flags;
 
+    if (crt == v->top && is_anchor(v, crt)) {
+        crt = anchor_valid_now(v, crt);
+    }
     smtpkit_x509_summarize(crt, v->chain.now, &summary);
     *flags &= ~DATE_FLAGS;
     summary.problems |= smtpkit_verifier_map_flags(*flags);
@@ -183,6 +226,29 @@ static bool pinned(const smtpkit_verifier *v)
     return false;
 }
 
+/*
+ * Mbed TLS takes only a CA (basicConstraints cA TRUE) as a parent, so an issuer the server sent
+ * without it is left out of the path, which then seems to lack an anchor. The leaf's list is
+ * the chain as sent: find such an issuer there, so that the verdict can name it.
+ */
+static void find_non_ca_issuer(smtpkit_verifier *v, const mbedtls_x509_crt *leaf)
+{
+    const mbedtls_x509_crt *crt;
+    size_t position = 1;
+
+    if (v->top == NULL || v->chain.anchored) {
+        return;
+    }
+    for (crt = leaf->next; crt != NULL && crt->raw.len > 0; crt = crt->next, position++) {
+        if (crt != v->top && same_bytes(&crt->subject_raw, &v->top->issuer_raw) &&
+            SMTPKIT_X509_CRT_CA_ISTRUE(crt) == 0) {
+            v->non_ca_issuer = position;
+            smtpkit_x509_name_text(&crt->subject, v->non_ca_subject, sizeof v->non_ca_subject);
+            return;
+        }
+    }
+}
+
 /* The leaf ends the walk: pins, and the copies of what the server sent. */
 static void finish(smtpkit_verifier *v, const mbedtls_x509_crt *leaf, uint32_t *flags)
 {
@@ -192,9 +258,11 @@ static void finish(smtpkit_verifier *v, const mbedtls_x509_crt *leaf, uint32_t *
         v->accounted |= MBEDTLS_X509_BADCERT_OTHER;
     }
     v->chain.anchored = v->chain.count > 0 && v->chain.certs[v->chain.count - 1].is_anchor;
+    find_non_ca_issuer(v, leaf);
     if (v->inspect) {
         copy_sent(v, leaf);
     }
+    v->top = NULL;
     v->running = false;
     v->seen = true;
 }
@@ -204,7 +272,7 @@ int smtpkit_verifier_callback(void *ctx, mbedtls_x509_crt *crt, int depth, uint3
     smtpkit_verifier *v = ctx;
 
     if (!v->running) {
-        begin(v, depth);
+        begin(v, crt, depth);
     }
     record(v, crt, depth, flags);
     if (depth == 0) {

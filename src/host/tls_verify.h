@@ -27,7 +27,10 @@ typedef struct smtpkit_verifier {
     bool seen;     /* the callback ran for a whole path in this handshake */
     bool reported; /* on_chain was called for it */
     bool out_of_memory;
-    uint32_t accounted; /* Mbed TLS flags the summary already stands for */
+    uint32_t accounted;          /* Mbed TLS flags the summary already stands for */
+    const mbedtls_x509_crt *top; /* the top of the path, during the walk only */
+    size_t non_ca_issuer;        /* position in the sent chain of a non-CA issuer, 0 if none */
+    char non_ca_subject[SMTPKIT_CERT_NAME_MAX];
     smtpkit_chain_summary chain;
     smtpkit_der sent[SMTPKIT_CHAIN_MAX];
     size_t sent_count;

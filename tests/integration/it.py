@@ -16,6 +16,7 @@ email package before they are used.
 """
 import base64
 import calendar
+import contextlib
 import email
 import email.policy
 import email.utils
@@ -24,6 +25,8 @@ import os
 import re
 import shlex
 import socket
+import ssl
+import stat
 import subprocess
 import sys
 import tempfile
@@ -1030,6 +1033,150 @@ def case_cert_check_at():
     check(not p.out.strip(), f"findings printed for a refused --at: {p.out!r}")
 
 
+# --- hostile chains from a real TLS server: openssl s_server on loopback ------------------
+
+LEAF_EXT = ("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n"
+            "extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost\n")
+CA_EXT = "basicConstraints=critical,CA:TRUE\nkeyUsage=keyCertSign,cRLSign\n"
+
+
+def new_key(work, name):
+    path = os.path.join(work, name + ".key")
+    openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", path)
+    return path
+
+
+def self_signed(work, name, cn, days, key=None):
+    """A root CA, on @key when given (a re-issue: same name, same key, other dates)."""
+    key = key or new_key(work, name)
+    path = os.path.join(work, name + ".pem")
+    addext = []
+    for line in CA_EXT.splitlines():
+        addext += ["-addext", line]
+    openssl("req", "-x509", "-new", "-key", key, "-subj", "/CN=" + cn, "-days", str(days),
+            "-config", os.devnull, "-out", path, *addext)
+    return path, key
+
+
+def issued(work, name, cn, issuer, issuer_key, ext_text, days=365):
+    """A certificate for a new key, signed by @issuer, with the extensions in @ext_text."""
+    key = new_key(work, name)
+    csr = os.path.join(work, name + ".csr")
+    ext = os.path.join(work, name + ".ext")
+    path = os.path.join(work, name + ".pem")
+    with open(ext, "w") as f:
+        f.write(ext_text)
+    openssl("req", "-new", "-key", key, "-subj", "/CN=" + cn, "-config", os.devnull,
+            "-out", csr)
+    openssl("x509", "-req", "-in", csr, "-CA", issuer, "-CAkey", issuer_key,
+            "-CAcreateserial", "-days", str(days), "-extfile", ext, "-out", path)
+    return path, key
+
+
+def concat(work, name, paths):
+    out = os.path.join(work, name)
+    with open(out, "wb") as f:
+        for path in paths:
+            with open(path, "rb") as part:
+                f.write(part.read())
+    return out
+
+
+class OpensslServer:
+    """openssl s_server on 127.0.0.1 (implicit TLS) for one connection, presenting @leaf and
+    the certificates of @chain (a file, or None); stopped by its pid. Its stdin stays open:
+    at end of input, s_server drops the connection."""
+
+    def __init__(self, leaf, key, chain=None):
+        self.port = free_port()
+        args = ["openssl", "s_server", "-accept", f"127.0.0.1:{self.port}", "-cert", leaf,
+                "-key", key, "-naccept", "1"]
+        if chain:
+            args += ["-cert_chain", chain]
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        said = []
+        while not said or not said[-1].startswith("ACCEPT"):
+            line = self.proc.stdout.readline().decode()
+            check(line, f"openssl s_server did not start: {said}")
+            said.append(line)
+
+    def url(self):
+        return f"smtps://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.communicate(timeout=10)
+
+
+def case_cert_check_reissued_anchor():
+    """Two anchors with one name and key, the first expired at --at: order does not matter."""
+    with tempfile.TemporaryDirectory() as work:
+        old, root_key = self_signed(work, "root_old", "smtpkit Reissued Root", 30)
+        new, _ = self_signed(work, "root_new", "smtpkit Reissued Root", 3000, key=root_key)
+        leaf, leaf_key = issued(work, "leaf", "localhost", old, root_key, LEAF_EXT, days=1000)
+        at = at_text(time.time() + 100 * 86400)
+        for anchors in ([old, new], [new, old]):
+            with OpensslServer(leaf, leaf_key) as srv:
+                args = [srv.url(), "--at", at] + LOCALHOST
+                for anchor in anchors:
+                    args += ["--anchor", anchor]
+                p = cert_check(args)
+            check(p.returncode in (0, 1), f"anchors {anchors}: exit {p.returncode}, expected 0/1")
+            check(not findings(p, "fail"), f"a fail line: {findings(p, 'fail')}")
+
+
+def case_cert_show_chain_too_long():
+    """Nine intermediates, one more than Mbed TLS's limit: a certificate failure that says so."""
+    with tempfile.TemporaryDirectory() as work:
+        root, issuer_key = self_signed(work, "root", "smtpkit Long Root", 365)
+        issuer, intermediates = root, []
+        for i in range(9):
+            issuer, issuer_key = issued(work, f"int{i}", f"smtpkit Intermediate {i}", issuer,
+                                        issuer_key, CA_EXT)
+            intermediates.insert(0, issuer)
+        leaf, leaf_key = issued(work, "leaf", "localhost", issuer, issuer_key, LEAF_EXT)
+        chain = concat(work, "chain.pem", intermediates)
+        with OpensslServer(leaf, leaf_key, chain) as srv:
+            p = cert(["show", srv.url(), "--ca-file", root] + LOCALHOST)
+        one_line_error(p, EX_NOPERM,
+                       "the server's chain is longer than the 8 intermediate certificates "
+                       "Mbed TLS accepts", "certificate verification failure")
+
+
+def case_cert_show_chain_over_16k():
+    """A certificate message over 16 KB: the TLS error explains Mbed TLS's odd text."""
+    with tempfile.TemporaryDirectory() as work:
+        root, root_key = self_signed(work, "root", "smtpkit Big Root", 365)
+        names = ",".join(f"DNS:host-{i:04d}.many-names.example" for i in range(800))
+        leaf, leaf_key = issued(work, "leaf", "localhost", root, root_key,
+                                LEAF_EXT.replace("DNS:localhost", "DNS:localhost," + names))
+        check(os.path.getsize(leaf) > 16384 * 4 // 3, "the leaf is not over 16 KB")
+        with OpensslServer(leaf, leaf_key) as srv:
+            p = cert(["show", srv.url(), "--ca-file", root] + LOCALHOST)
+        one_line_error(p, EX_NOPERM, "-0x7080", "exceeds its 16 KB input buffer")
+
+
+def case_cert_show_non_ca_issuer():
+    """The server sends the leaf's issuer, but it is no CA: the verdict names it."""
+    with tempfile.TemporaryDirectory() as work:
+        root, root_key = self_signed(work, "root", "smtpkit Root", 365)
+        kinds = {"ca_false": "basicConstraints=critical,CA:FALSE\n",
+                 "no_basic": "keyUsage=keyCertSign,digitalSignature\n"}
+        for name, ext in kinds.items():
+            middle, middle_key = issued(work, name, "smtpkit Not a CA", root, root_key, ext)
+            leaf, leaf_key = issued(work, name + "_leaf", "localhost", middle, middle_key,
+                                    LEAF_EXT)
+            with OpensslServer(leaf, leaf_key, middle) as srv:
+                p = cert(["show", srv.url(), "--ca-file", root] + LOCALHOST)
+            print(p.stdout.decode())
+            one_line_error(p, EX_NOPERM, "certificate 1 (CN=smtpkit Not a CA) issued the chain "
+                           "but is not a CA (basicConstraints)")
+
+
 # --- send --pinned-pubkey -----------------------------------------------------------------
 
 def chain_send(extra, t, server=None):
@@ -1281,6 +1428,191 @@ def case_example_poll_loop():
             return
         time.sleep(0.1)
     raise Failure("the poll loop's message did not arrive")
+
+
+# --- cert: outputs, trust inputs and names that broke before -----------------------------
+
+def case_cert_export_special_outputs():
+    """-o to a symlink or a FIFO writes through it; a directory is 73 (no test touches /dev)."""
+    root_pem = cert_facts(ENV["CHAIN_ROOT_FILE"])["pem"]
+    with tempfile.TemporaryDirectory() as work:
+        real, link = os.path.join(work, "real.pem"), os.path.join(work, "link.pem")
+        with open(real, "w") as f:
+            f.write("old\n")
+        os.symlink("real.pem", link)
+        p = export(["-o", link])
+        check(p.returncode == 0, f"-o symlink: exit {p.returncode}")
+        check(os.path.islink(link), "the symlink was replaced")
+        with open(real, "rb") as f:
+            check(f.read() == root_pem, "the symlink's target does not hold the PEM")
+        fifo, got = os.path.join(work, "fifo"), []
+        os.mkfifo(fifo)
+        reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+        reader.start()
+        p = export(["-o", fifo])
+        reader.join(10)
+        check(p.returncode == 0, f"-o FIFO: exit {p.returncode}")
+        check(got == [root_pem], f"the FIFO's reader got {got!r}")
+        check(stat.S_ISFIFO(os.lstat(fifo).st_mode), "the FIFO was replaced")
+        p = export(["-o", work])
+        one_line_error(p, 73, work, "directory")
+        check(sorted(os.listdir(work)) == ["fifo", "link.pem", "real.pem"],
+              f"files left beside the directory: {os.listdir(work)}")
+
+
+def case_cert_unusable_ca_exit_66():
+    """An unusable --ca-file or --ca-dir: exit 66 and the same line as send, for show and
+    export, before connecting (the port is closed)."""
+    closed = free_port()
+    with tempfile.NamedTemporaryFile("w", suffix=".pem") as text:
+        text.write("no certificate here\n")
+        text.flush()
+        for ca in (["--ca-file", "/nonexistent/ca.pem"], ["--ca-dir", "/nonexistent/dir"],
+                   ["--ca-file", text.name]):
+            sent = run(["--server", f"smtp://127.0.0.1:{closed}", "--from", USER, "--to",
+                        "bob@example.test"] + ca + LOCALHOST, password=False)
+            send_line = one_line_error(sent, EX_NOINPUT, ca[1])
+            for command in ("show", "export"):
+                p = cert([command, f"smtp://127.0.0.1:{closed}"] + ca + LOCALHOST)
+                line = one_line_error(p, EX_NOINPUT, ca[1])
+                check(line == send_line, f"cert {command}: {line!r}, send: {send_line!r}")
+                check("usage error" not in line, f"cert {command}: {line!r}")
+
+
+def case_cert_export_header_names():
+    """Keywords and reserved names are refused; the guard cannot take a library guard."""
+    work = tempfile.mkdtemp()
+    for bad in ("int", "class", "delete", "new", "and", "not", "or", "xor_eq", "_Bool", "main",
+                "errno", "_x", "__x", "a__b", "_Anchor"):
+        p = export(["--name", bad, "-o", os.path.join(work, "bad.h")], fmt="c")
+        one_line_error(p, EX_USAGE, f"--name {bad}")
+        check(not os.path.exists(os.path.join(work, "bad.h")), f"--name {bad} wrote a file")
+    root = cert_facts(ENV["CHAIN_ROOT_FILE"])
+    header = export_file(work, "smtpkit_anchors.h", "--name", "smtpkit_anchors", fmt="c")
+    guard = "SMTPKIT_ANCHORS_H_" + root["sha256"].replace(":", "")[:8].upper()
+    check(f"#ifndef {guard}\n#define {guard}\n".encode() in header, f"no guard {guard}")
+    prog = os.path.join(work, "both.c")
+    with open(prog, "w") as f:
+        f.write('#include "smtpkit/anchors.h"\n#include "smtpkit_anchors.h"\n'
+                "int main(void) { return smtpkit_anchors_len == sizeof smtpkit_anchors &&\n"
+                "    SMTPKIT_ANCHORS_NOT_AFTER_UNIX > 0 ? 0 : 1; }\n")
+    include = os.path.join(os.environ["SMTPKIT_SRC"], "include")
+    for compiler in (["cc", "-std=c11"], ["c++", "-x", "c++", "-std=c++17"]):
+        cmd = compiler + ["-Wall", "-Wextra", "-pedantic", "-Werror", f"-I{include}", f"-I{work}",
+                          prog, "-o", os.path.join(work, "both")]
+        print("$ " + " ".join(shlex.quote(c) for c in cmd))
+        built = subprocess.run(cmd, capture_output=True)
+        check(built.returncode == 0, f"{compiler[0]}: " + built.stderr.decode())
+        check(subprocess.run([os.path.join(work, "both")]).returncode == 0, "the array")
+
+
+def serve_chain_once(sock, ctx):
+    """Answers one probe on @sock: the TLS handshake, the greeting, EHLO and QUIT."""
+    conn, _ = sock.accept()
+    try:
+        with ctx.wrap_socket(conn, server_side=True) as tls:
+            f = tls.makefile("rwb", buffering=0)
+            f.write(b"220 chain server\r\n")
+            for line in iter(f.readline, b""):
+                word = line[:4].upper()
+                f.write(b"250 ok\r\n" if word in (b"EHLO", b"HELO") else b"221 bye\r\n")
+                if word == b"QUIT":
+                    return
+    except (OSError, ssl.SSLError) as e:
+        print(f"chain server: {e}")
+
+
+@contextlib.contextmanager
+def chain_server(chain, key):
+    """The smtps:// URL of one implicit-TLS connection served by Python's ssl module, which
+    sends the certificates of @chain (PEM, leaf first) exactly as the file holds them,
+    duplicates included (openssl s_server builds its own chain)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(chain, key)
+    sock = socket.create_server(("127.0.0.1", 0))
+    thread = threading.Thread(target=serve_chain_once, args=(sock, ctx), daemon=True)
+    thread.start()
+    try:
+        yield f"smtps://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        sock.close()
+        thread.join(10)
+
+
+def ca_dir_file(name):
+    return os.path.join(os.path.dirname(ENV["CHAIN_ROOT_FILE"]), name)
+
+
+def case_cert_show_duplicate_certificates():
+    """A chain sent as [leaf, intermediate, intermediate, leaf]: the repeats are named."""
+    leaf, inter = ENV["CHAIN_LEAF_FILE"], ENV["CHAIN_INTERMEDIATE_FILE"]
+    with tempfile.TemporaryDirectory() as work:
+        chain = os.path.join(work, "chain.pem")
+        with open(chain, "wb") as f:
+            for path in (leaf, inter, inter, leaf):
+                f.write(cert_facts(path)["pem"])
+        with chain_server(chain, ca_dir_file("chain-leaf-key.pem")) as url:
+            p = cert(["show", url, "--ca-dir", ENV["CHAIN_CA_DIR"]] + LOCALHOST)
+    print(p.stdout.decode())
+    check(p.returncode == 0, f"exit {p.returncode}")
+    titles = [t for t, _ in cert_blocks(parse_show(p.stdout.decode()))]
+    check(titles[:4] == ["Certificate 0 (leaf)", "Certificate 1 (intermediate)",
+                         "Certificate 2 (duplicate of certificate 1)",
+                         "Certificate 3 (duplicate of certificate 0)"], f"titles {titles}")
+
+
+def case_cert_export_default_name_without_cn():
+    """No CN, or a CN of symbols only: smtpkit_anchor_ and 8 hex digits of the SHA-256."""
+    with tempfile.TemporaryDirectory() as work:
+        for subject in ("/O=smtpkit No CN", "/CN=*** ---"):
+            key, path = os.path.join(work, "k.pem"), os.path.join(work, "c.pem")
+            openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", key, "-subj", subject, "-days", "30",
+                    "-config", os.devnull, "-out", path)
+            der = openssl("x509", "-in", path, "-outform", "DER")
+            digest = hashlib.sha256(der).hexdigest()[:8]
+            with chain_server(path, key) as url:
+                p = cert(["export", url, "--which", "leaf", "--format", "c",
+                          "--ca-file", path] + LOCALHOST)
+            header = p.stdout.decode()
+            print(header)
+            check(p.returncode == 0, f"{subject}: exit {p.returncode}")
+            check(f"unsigned char smtpkit_anchor_{digest.lower()}[]" in header,
+                  f"{subject}: the array is not smtpkit_anchor_{digest.lower()}")
+            check(f"#ifndef SMTPKIT_ANCHOR_{digest.upper()}_H_{digest.upper()}\n" in header,
+                  f"{subject}: guard")
+
+
+def case_cert_check_anchor_file_detection():
+    """PEM after a line that starts with '0' is not DER; a NUL byte hides no certificate."""
+    with open(ENV["CHAIN_ROOT_FILE"], "rb") as f:
+        chain_root = f.read()
+    with open(ENV["SOON_ROOT_FILE"], "rb") as f:
+        soon_root = f.read()
+    with tempfile.TemporaryDirectory() as work:
+        commented = os.path.join(work, "commented.pem")
+        with open(commented, "wb") as f:
+            f.write(b"0 root of the chain servers\n" + chain_root)
+        p = cert_check(["--anchor", commented])
+        check(p.returncode == 0, f"a leading '0' line: exit {p.returncode}, expected 0")
+        no_error_lines(p)
+        with_nul = os.path.join(work, "nul.pem")
+        with open(with_nul, "wb") as f:
+            f.write(chain_root + b"\0\n" + soon_root)
+        p = cert_check(["--anchor", with_nul])
+        check(p.returncode == 1, f"root, NUL, soon root: exit {p.returncode}, expected 1")
+        exp = findings(p, "expiring")
+        check(len(exp) == 1 and "smtpkit Soon Expiring Root CA" in exp[0] and
+              "certificate 1" in exp[0], f"expiring lines {exp}")
+
+
+def case_cert_number_ranges():
+    """--timeout 0 and -1 get one message, with the range that is accepted."""
+    for value in ("0", "-1", "86401"):
+        p = cert(["show", "smtp://127.0.0.1:1", "--timeout", value])
+        one_line_error(p, EX_USAGE, f"--timeout {value}: give a whole number from 1 to 86400")
+    p = run(["--timeout", "0"], password=False)
+    one_line_error(p, EX_USAGE, "--timeout 0: give a whole number from 1 to 86400")
 
 
 def main():

@@ -145,6 +145,51 @@ static void test_summarize_refuses_garbage(void **state)
     assert_int_equal(smtpkit_cert_summarize(NULL, 0, 0, &summary, &err), SMTPKIT_E_USAGE);
 }
 
+/* Self-signed, subject and issuer "O=smtpkit test, CN=L\aLLL..." with a 300-byte CN, more than
+ * the 255 bytes mbedtls_x509_dn_gets() takes. Made with Python's cryptography package
+ * (NameAttribute(..., _validate=False)): openssl refuses a CN over 64 characters. */
+static const char long_cn_pem[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIDmTCCAz+gAwIBAgIBATAKBggqhkjOPQQDAjCCAVQxFTATBgNVBAoMDHNtdHBr\n"
+    "aXQgdGVzdDGCATkwggE1BgNVBAMMggEsTAdMTExMTExMTExMTExMTExMTExMTExM\n"
+    "TExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExM\n"
+    "TExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExM\n"
+    "TExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExM\n"
+    "TExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExM\n"
+    "TExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExM\n"
+    "TExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMMB4XDTI0MDEwMTAw\n"
+    "MDAwMFoXDTMzMTIyOTAwMDAwMFowggFUMRUwEwYDVQQKDAxzbXRwa2l0IHRlc3Qx\n"
+    "ggE5MIIBNQYDVQQDDIIBLEwHTExMTExMTExMTExMTExMTExMTExMTExMTExMTExM\n"
+    "TExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExM\n"
+    "TExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExM\n"
+    "TExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExM\n"
+    "TExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExM\n"
+    "TExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExMTExM\n"
+    "TExMTExMTExMTExMTExMTExMTExMTExMTExMTDBZMBMGByqGSM49AgEGCCqGSM49\n"
+    "AwEHA0IABBdGQiP/usmm5peiR7mwM+ONZU9VR6etWJ7FqK3pyn8PH+2cpnSZwJOM\n"
+    "aCAaIcMoiUvI7YhDkz6pOuORrnfMi1IwCgYIKoZIzj0EAwIDSAAwRQIgYxCJpyog\n"
+    "NRDST99qwt8dmFQBGwXMwI/eLVkCGhF+lEoCIQDmLt8SjcC4vXPPcK1boFTNyywl\n"
+    "SUKdDPL4GqweLUEOEg==\n"
+    "-----END CERTIFICATE-----\n";
+
+static void test_summarize_long_name(void **state)
+{
+    smtpkit_cert_summary summary;
+    smtpkit_error err;
+    char expected[160];
+
+    (void)state;
+    /* The CN's first 100 bytes, its control byte as '?', then "...". */
+    memset(expected, 'L', sizeof expected);
+    memcpy(expected, "O=smtpkit test, CN=L?", 21);
+    memcpy(expected + 19 + 100, "...", 4);
+    assert_int_equal(smtpkit_cert_summarize((const unsigned char *)long_cn_pem, strlen(long_cn_pem),
+                                            0, &summary, &err),
+                     SMTPKIT_OK);
+    assert_string_equal(summary.subject, expected);
+    assert_string_equal(summary.issuer, expected);
+}
+
 int main(void)
 {
     static const struct CMUnitTest tests[] = {
@@ -155,6 +200,7 @@ int main(void)
         cmocka_unit_test(test_time_resolve),
         cmocka_unit_test(test_chain_first_expiry),
         cmocka_unit_test(test_summarize_refuses_garbage),
+        cmocka_unit_test(test_summarize_long_name),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
