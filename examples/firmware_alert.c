@@ -33,6 +33,13 @@
  *   then also hold that key. A pin outlives a root change only if the key stays the same.
  * - ALERT_TLS_NAME: the name the certificate carries; needed when ALERT_HOST is an address,
  *   because Mbed TLS 2.28 matches certificate names, not IP addresses.
+ * - ALERT_IMPLICIT_TLS: defined for a port that speaks TLS at once (465) instead of STARTTLS.
+ * - ALERT_FROM: the From header ("Sensor 17 <sensor-17@example.com>"); ALERT_ENVELOPE_FROM:
+ *   the address for MAIL FROM, by default ALERT_USER, since providers usually accept mail only
+ *   from the account that logged in.
+ *
+ * The header files must name their arrays alert_anchor and alert_next_anchor: export them with
+ * --name alert_anchor and --name alert_next_anchor.
  *
  * Time: certificate dates are checked against trust.now, or the host clock when it is
  * SMTPKIT_TIME_HOST (0). A clock before 2020 counts as unset. On Linux the clock is set; a
@@ -74,6 +81,9 @@
 #ifndef ALERT_FROM
 #define ALERT_FROM "Sensor 17 <sensor-17@example.com>"
 #endif
+#ifndef ALERT_ENVELOPE_FROM
+#define ALERT_ENVELOPE_FROM ALERT_USER
+#endif
 #ifndef ALERT_TO
 #define ALERT_TO "oncall@example.com"
 #endif
@@ -108,13 +118,18 @@ static void log_anchors(void)
     }
 }
 
-/* Called during the handshake, before the password is sent: what the server presented. */
+/* Called during the handshake, before the password is sent: what the server presented. Dates
+ * of a chain that does not verify are the server's claims, not facts: they are not reported. */
 static void log_chain(void *ctx, const smtpkit_chain_summary *chain)
 {
     size_t first = smtpkit_chain_first_expiry(chain);
 
     (void)ctx;
     if (chain->count == 0 || chain->now == SMTPKIT_TIME_UNKNOWN) {
+        return;
+    }
+    if ((chain->problems & SMTPKIT_CERT_FAILURES) != 0) {
+        printf("firmware_alert: server certificate does not verify\n");
         return;
     }
     printf("firmware_alert: server certificate expires in %lld days\n",
@@ -218,12 +233,16 @@ int main(void)
     opt.trust.unknown_time = SMTPKIT_UNKNOWN_TIME_REFUSE;
     opt.trust.on_chain = log_chain;
     opt.timeout_ms = 30000;
+#ifdef ALERT_IMPLICIT_TLS
+    opt.session.tls_mode = SMTPKIT_TLS_IMPLICIT;
+#else
     opt.session.tls_mode = SMTPKIT_TLS_STARTTLS;
+#endif
     opt.session.helo_name = "sensor-17.example.com";
     opt.session.user = ALERT_USER;
     opt.session.secret = password;
 
-    env.mail_from = "sensor-17@example.com";
+    env.mail_from = ALERT_ENVELOPE_FROM;
     env.rcpt = rcpt;
     env.rcpt_count = 1;
     env.size_hint = len;

@@ -160,8 +160,10 @@ static void trust_reason(const smtpkit_verifier *v, char *out, size_t size)
 static void name_reason(const smtpkit_verifier *v, char *out, size_t size)
 {
     add_reason(out, size, "its names (CN/SAN) do not match %s%s", v->server_name,
-               is_ip_literal(v->server_name) ? " (Mbed TLS matches names only: verify a host name)"
-                                             : "");
+               is_ip_literal(v->server_name)
+                   ? " (Mbed TLS matches no IP address: give the certificate's host name as TLS "
+                     "server name)"
+                   : "");
 }
 
 static void time_reason(const smtpkit_verifier *v, char *out, size_t size)

@@ -1346,6 +1346,8 @@ def run_firmware_alert(exe, to_user):
             check(msg["Subject"] == "ALERT: cabinet 3 over temperature", "wrong subject")
             check(msg.get_content() == "Temperature in cabinet 3 is 71.5 C (limit 60 C).\n",
                   "wrong body")
+            # The envelope sender is the account that logged in (ALERT_ENVELOPE_FROM default).
+            check(msg["Return-Path"] == f"<{USER}>", f"Return-Path {msg['Return-Path']!r}")
             return p
         time.sleep(0.1)
     raise Failure(f"the alert did not arrive in {to_user}'s Maildir")
@@ -1358,6 +1360,9 @@ def case_example_firmware_alert():
         subprocess.run(["/usr/bin/python3", os.path.join(HERE, "..", "harness", "der2c.py"),
                         ENV["CA_FILE"], "alert_anchor"], stdout=f, check=True)
     exe = build_firmware_alert(work, header, port("SUBMISSION"), "carol")
+    run_firmware_alert(exe, "carol")
+    # The same device on the implicit-TLS port.
+    exe = build_firmware_alert(work, header, port("SMTPS"), "carol", ["-DALERT_IMPLICIT_TLS"])
     run_firmware_alert(exe, "carol")
 
 
@@ -1407,6 +1412,10 @@ def case_example_firmware_alert_two_anchors_pin():
     print(p.stdout.decode(), p.stderr.decode())
     check(p.returncode == 1 and "pinned public key" in p.stderr.decode(),
           f"wrong pin: exit {p.returncode}")
+    # Dates of a chain that failed are not reported as facts.
+    out = p.stdout.decode()
+    check("server certificate does not verify" in out and "server certificate expires" not in out,
+          "the example reported the dates of a chain that did not verify")
 
 
 def case_example_poll_loop():
