@@ -42,7 +42,8 @@ enum cert_option {
     OPT_FORMAT,
     OPT_WHICH,
     OPT_NAME,
-    OPT_WARN_DAYS
+    OPT_WARN_DAYS,
+    OPT_ANCHOR_WARN_DAYS
 };
 
 static const struct option long_options[] = {
@@ -62,6 +63,7 @@ static const struct option long_options[] = {
     {"name", required_argument, NULL, OPT_NAME},
     {"output", required_argument, NULL, 'o'},
     {"warn-days", required_argument, NULL, OPT_WARN_DAYS},
+    {"anchor-warn-days", required_argument, NULL, OPT_ANCHOR_WARN_DAYS},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -73,9 +75,13 @@ static const struct {
     const char *name;
     cli_cert_command command;
 } owned_options[] = {
-    {OPT_FORMAT, "--format", CLI_CERT_EXPORT}, {OPT_WHICH, "--which", CLI_CERT_EXPORT},
-    {OPT_NAME, "--name", CLI_CERT_EXPORT},     {'o', "-o", CLI_CERT_EXPORT},
-    {OPT_ANCHOR, "--anchor", CLI_CERT_CHECK},  {OPT_WARN_DAYS, "--warn-days", CLI_CERT_CHECK},
+    {OPT_FORMAT, "--format", CLI_CERT_EXPORT},
+    {OPT_WHICH, "--which", CLI_CERT_EXPORT},
+    {OPT_NAME, "--name", CLI_CERT_EXPORT},
+    {'o', "-o", CLI_CERT_EXPORT},
+    {OPT_ANCHOR, "--anchor", CLI_CERT_CHECK},
+    {OPT_WARN_DAYS, "--warn-days", CLI_CERT_CHECK},
+    {OPT_ANCHOR_WARN_DAYS, "--anchor-warn-days", CLI_CERT_CHECK},
 };
 
 static const char *const command_names[] = {"show", "export", "check"};
@@ -85,6 +91,7 @@ static const char help_text[] =
     "       smtpkit cert export URL [--format c|pem|der] [--which root|leaf|N]\n"
     "                               [--name IDENT] [-o FILE] [options]\n"
     "       smtpkit cert check  [URL] --anchor FILE [--anchor FILE ...] [--warn-days N]\n"
+    "                               [--anchor-warn-days N]\n"
     "Shows the certificate chain of a mail server, exports the trust anchor a device\n"
     "needs, and checks that given anchors still verify the server and when they expire.\n"
     "\n"
@@ -94,8 +101,11 @@ static const char help_text[] =
     "  --ca-file FILE         trust anchors, PEM or DER, repeatable (show, export;\n"
     "  --ca-dir DIR             default: the system bundle)\n"
     "  --anchor FILE          check: anchors, PEM, DER or a header from --format c\n"
-    "  --warn-days N          check: warn N days before an expiry (30; 0: never)\n"
+    "  --warn-days N          check: warn N days before the leaf or an intermediate\n"
+    "                         expires (30; 0: never)\n"
+    "  --anchor-warn-days N   check: the same for anchors (default: --warn-days)\n"
     "  --pinned-pubkey HASH   sha256//BASE64 or 64 hex digits of a key, repeatable\n"
+    "                         or ';'-separated\n"
     "  --format c|pem|der     export: output format (default pem)\n"
     "  --which root|leaf|N    export: the anchor (default), the leaf, or certificate N\n"
     "  --name IDENT           export --format c: name of the array\n"
@@ -233,6 +243,11 @@ static int apply_value(cli_cert_args *args, int id, const char *value)
         rc = cli_option_number("--warn-days", value, 0, WARN_DAYS_MAX, &number);
         args->warn_days = (unsigned)number;
         return rc;
+    case OPT_ANCHOR_WARN_DAYS:
+        rc = cli_option_number("--anchor-warn-days", value, 0, WARN_DAYS_MAX, &number);
+        args->anchor_warn_days = (unsigned)number;
+        args->anchor_warn_days_given = true;
+        return rc;
     case OPT_AT:
         return parse_at(value, &args->at);
     case OPT_FORMAT:
@@ -346,6 +361,9 @@ static int parse_args(int argc, char **argv, cli_cert_args *args)
                                             : apply_option(args, result, optarg);
     }
     rc = rc != 0 ? rc : positional(args, argc, argv);
+    if (!args->anchor_warn_days_given) {
+        args->anchor_warn_days = args->warn_days;
+    }
     return rc != 0 ? rc : check_combinations(args);
 }
 
@@ -452,6 +470,12 @@ static int prepare(cli_cert_args *args, cli_cert_target *target)
                                                       : target->server.host);
     }
     return rc;
+}
+
+const char *cli_cert_scheme_hint(const cli_cert_target *target, const smtpkit_error *err)
+{
+    return cli_scheme_hint(err, target->server.mode,
+                           "if the server speaks TLS at once, use smtps:// or --tls");
 }
 
 smtpkit_status cli_cert_probe(const cli_cert_target *target, smtpkit_probe *probe,

@@ -36,10 +36,12 @@ typedef struct cli_cert_args {
     smtpkit_time at;    /* --at; SMTPKIT_TIME_HOST when not given */
     smtpkit_time now;   /* the time dates are judged against: --at or the clock */
     cli_cert_format format;
-    long which;         /* CLI_CERT_WHICH_ROOT or a position */
-    const char *name;   /* --name */
-    const char *output; /* -o */
-    unsigned warn_days; /* --warn-days, 30 by default */
+    long which;                /* CLI_CERT_WHICH_ROOT or a position */
+    const char *name;          /* --name */
+    const char *output;        /* -o */
+    unsigned warn_days;        /* --warn-days, 30 by default: the leaf and intermediates */
+    unsigned anchor_warn_days; /* --anchor-warn-days, --warn-days by default: anchors */
+    bool anchor_warn_days_given;
     bool verbose;
     bool help;
 } cli_cert_args;
@@ -65,6 +67,12 @@ void cli_cert_help(FILE *out);
  */
 smtpkit_status cli_cert_probe(const cli_cert_target *target, smtpkit_probe *probe,
                               smtpkit_error *err);
+
+/**
+ * The hint to add to @p err when the server may speak TLS at once although @p target uses
+ * STARTTLS (cli_scheme_hint()), or NULL.
+ */
+const char *cli_cert_scheme_hint(const cli_cert_target *target, const smtpkit_error *err);
 
 int cli_cert_show(const cli_cert_args *args, const cli_cert_target *target);
 int cli_cert_export(const cli_cert_args *args, const cli_cert_target *target);

@@ -5,9 +5,11 @@
  *
  * One line per finding on stdout, each starting with a word a script can match (ok, fail,
  * error, expiring, expired, not-yet-valid), and an exit code that ranks the worst finding:
- * 0 ok, 1 something expires within --warn-days (or an anchor the server does not need has
- * expired), 2 the chain does not verify or a needed anchor has expired, 3 the server cannot
- * be reached or TLS fails before verification.
+ * 0 ok, 1 something expires within --warn-days (the leaf, intermediates) or
+ * --anchor-warn-days (anchors), or an anchor the server does not need has expired, 2 the chain
+ * does not verify or a needed anchor has expired, 3 the server cannot be reached or TLS fails
+ * before verification. A passing check still says what expires first, so that a log of
+ * green runs shows the time left.
  */
 #include <stdio.h>
 #include <string.h>
@@ -88,12 +90,23 @@ static const smtpkit_cert_summary *needed_anchor(const check_run *run)
     return &chain->certs[chain->count - 1];
 }
 
-/* Says "expired" or "expiring" for @p cert when it is; returns the result it deserves. */
+/* What certificate @p index of the verified path is: "leaf", "intermediate" or "anchor". */
+static const char *path_role(const smtpkit_chain_summary *chain, size_t index)
+{
+    if (chain->certs[index].is_anchor) {
+        return "anchor";
+    }
+    return index == 0 ? "leaf" : "intermediate";
+}
+
+/* Says "expired" or "expiring" for @p cert when it is, or with @p say_ok when its dates are
+ * fine, "ok" and its expiry; returns the result it deserves. */
 static int judge_dates(const check_run *run, const char *role, const smtpkit_cert_summary *cert,
-                       const char *origin)
+                       const char *origin, unsigned warn_days, bool say_ok)
 {
     smtpkit_time now = run->args->now;
     char date[32];
+    char count[CLI_DAY_COUNT_MAX];
     char line[SMTPKIT_CERT_NAME_MAX + ORIGIN_MAX + 100];
     char where[ORIGIN_MAX + 4] = "";
     int64_t days = smtpkit_days_between(now, cert->not_after);
@@ -103,59 +116,77 @@ static int judge_dates(const check_run *run, const char *role, const smtpkit_cer
         snprintf(where, sizeof where, " (%s)", origin);
     }
     if (now > cert->not_after) {
-        snprintf(line, sizeof line, "%s %s%s expired %s, %lld %s ago", role, cert->subject, where,
-                 date, (long long)smtpkit_days_between(cert->not_after, now),
-                 cli_days((long long)smtpkit_days_between(cert->not_after, now)));
+        snprintf(line, sizeof line, "%s %s%s expired %s, %s ago", role, cert->subject, where, date,
+                 cli_day_count(smtpkit_days_between(cert->not_after, now), count, sizeof count));
         finding("expired", line);
         return CHECK_FAIL;
     }
     if (now < cert->not_before) {
         (void)smtpkit_time_format(cert->not_before, date, sizeof date);
-        snprintf(line, sizeof line, "%s %s%s is valid from %s, in %lld %s", role, cert->subject,
-                 where, date, (long long)smtpkit_days_between(now, cert->not_before),
-                 cli_days((long long)smtpkit_days_between(now, cert->not_before)));
+        snprintf(line, sizeof line, "%s %s%s is valid from %s, in %s", role, cert->subject, where,
+                 date,
+                 cli_day_count(smtpkit_days_between(now, cert->not_before), count, sizeof count));
         finding("not-yet-valid", line);
         return CHECK_OK;
     }
-    if (run->args->warn_days > 0 && days <= (int64_t)run->args->warn_days) {
-        snprintf(line, sizeof line, "%s %s%s expires %s, in %lld %s", role, cert->subject, where,
-                 date, (long long)days, cli_days((long long)days));
+    snprintf(line, sizeof line, "%s %s%s expires %s, in %s", role, cert->subject, where, date,
+             cli_day_count(days, count, sizeof count));
+    if (warn_days > 0 && days <= (int64_t)warn_days) {
         finding("expiring", line);
         return CHECK_EXPIRING;
+    }
+    if (say_ok) {
+        finding("ok", line);
     }
     return CHECK_OK;
 }
 
-/* "ok: host:port verifies against anchor SUBJECT (FILE)". */
+/* "ok: host:port verifies against anchor SUBJECT (FILE); first to expire: leaf SUBJECT on
+ * DATE, in N days". */
 static void report_ok(const check_run *run)
 {
+    const smtpkit_chain_summary *chain = &run->probe->chain;
     const smtpkit_cert_summary *needed = needed_anchor(run);
     const cli_anchor_cert *anchor =
         needed != NULL ? anchor_by_digest(&run->target->anchors, needed->sha256) : NULL;
+    size_t first = smtpkit_chain_first_expiry(chain);
     char origin[ORIGIN_MAX] = "sent by the server";
-    char text[SMTPKIT_CERT_NAME_MAX + sizeof origin + CLI_HOST_MAX + 64];
+    char expiry[SMTPKIT_CERT_NAME_MAX + 100] = "";
+    char text[2 * SMTPKIT_CERT_NAME_MAX + sizeof origin + CLI_HOST_MAX + 164];
 
     if (anchor != NULL) {
         anchor_origin(anchor, origin, sizeof origin);
     }
-    snprintf(text, sizeof text, "%s verifies against anchor %s (%s)", run->target->where,
-             needed != NULL ? needed->subject : "?", origin);
+    if (first < chain->count) {
+        char date[32];
+        char count[CLI_DAY_COUNT_MAX];
+
+        (void)smtpkit_time_format(chain->certs[first].not_after, date, sizeof date);
+        snprintf(expiry, sizeof expiry, "; first to expire: %s %s on %s, in %s",
+                 path_role(chain, first), chain->certs[first].subject, date,
+                 cli_day_count(smtpkit_days_between(run->args->now, chain->certs[first].not_after),
+                               count, sizeof count));
+    }
+    snprintf(text, sizeof text, "%s verifies against anchor %s (%s)%s", run->target->where,
+             needed != NULL ? needed->subject : "?", origin, expiry);
     finding("ok", text);
 }
 
 static void check_server(check_run *run, smtpkit_probe *probe)
 {
-    char text[2 * (SMTPKIT_ERROR_MESSAGE_MAX + SMTPKIT_ERROR_TEXT_MAX) + CLI_HOST_MAX + 64];
+    char text[2 * (SMTPKIT_ERROR_MESSAGE_MAX + SMTPKIT_ERROR_TEXT_MAX) + CLI_HOST_MAX + 128];
     smtpkit_error err;
 
     if (cli_cert_probe(run->target, probe, &err) != SMTPKIT_OK) {
         char reason[SMTPKIT_ERROR_MESSAGE_MAX + SMTPKIT_ERROR_TEXT_MAX + 64];
+        const char *hint = cli_cert_scheme_hint(run->target, &err);
 
         error_text(&err, reason, sizeof reason);
         /* The library names host:port in connection failures; add it where it does not. */
-        snprintf(text, sizeof text, "cannot connect: %s%s%s",
+        snprintf(text, sizeof text, "cannot connect: %s%s%s%s%s%s",
                  strstr(reason, run->target->where) == NULL ? run->target->where : "",
-                 strstr(reason, run->target->where) == NULL ? ": " : "", reason);
+                 strstr(reason, run->target->where) == NULL ? ": " : "", reason,
+                 hint != NULL ? " (" : "", hint != NULL ? hint : "", hint != NULL ? ")" : "");
         finding("error", text);
         raise_result(run, CHECK_UNREACHABLE);
         return;
@@ -182,7 +213,10 @@ static void check_path(check_run *run)
         if (cert->is_anchor && anchor_by_digest(&run->target->anchors, cert->sha256) != NULL) {
             continue;
         }
-        raise_result(run, judge_dates(run, i == 0 ? "leaf" : "intermediate", cert, NULL));
+        raise_result(
+            run, judge_dates(run, path_role(chain, i), cert, NULL,
+                             cert->is_anchor ? run->args->anchor_warn_days : run->args->warn_days,
+                             false));
     }
 }
 
@@ -202,7 +236,8 @@ static void check_anchors(check_run *run)
         int result;
 
         anchor_origin(anchor, origin, sizeof origin);
-        result = judge_dates(run, "anchor", &anchor->summary, origin);
+        result = judge_dates(run, "anchor", &anchor->summary, origin, run->args->anchor_warn_days,
+                             run->args->url == NULL);
 
         if (result == CHECK_FAIL && run->args->url != NULL && !is_needed) {
             result = CHECK_EXPIRING;

@@ -23,6 +23,7 @@
 
 #include "cli_cert.h"
 #include "cli_exit.h"
+#include "smtpkit/civil_time.h"
 
 static const char pem_begin[] = "-----BEGIN CERTIFICATE-----\n";
 static const char pem_end[] = "-----END CERTIFICATE-----\n";
@@ -196,6 +197,36 @@ static int pick_sent(const smtpkit_probe *probe, long which, const smtpkit_der *
     return 0;
 }
 
+/* A certificate that a device is about to carry and that expires within
+ * CLI_TRUST_WARN_DAYS, has expired, or is not valid yet: exported all the same, with a word. */
+static void warn_dates(const smtpkit_der *der, smtpkit_time now)
+{
+    smtpkit_cert_summary s;
+    smtpkit_error err;
+    char date[32];
+    char count[CLI_DAY_COUNT_MAX];
+    int64_t days;
+
+    smtpkit_error_clear(&err);
+    if (now == SMTPKIT_TIME_UNKNOWN ||
+        smtpkit_cert_summarize(der->data, der->len, now, &s, &err) != SMTPKIT_OK) {
+        return;
+    }
+    days = smtpkit_days_between(now, s.not_after);
+    (void)smtpkit_time_format(s.not_after, date, sizeof date);
+    if (now > s.not_after) {
+        cli_warn("the exported certificate %s expired %s, %s ago", s.subject, date,
+                 cli_day_count(smtpkit_days_between(s.not_after, now), count, sizeof count));
+    } else if (now < s.not_before) {
+        (void)smtpkit_time_format(s.not_before, date, sizeof date);
+        cli_warn("the exported certificate %s is valid from %s, in %s", s.subject, date,
+                 cli_day_count(smtpkit_days_between(now, s.not_before), count, sizeof count));
+    } else if (days <= CLI_TRUST_WARN_DAYS) {
+        cli_warn("the exported certificate %s expires %s, in %s", s.subject, date,
+                 cli_day_count(days, count, sizeof count));
+    }
+}
+
 int cli_cert_export(const cli_cert_args *args, const cli_cert_target *target)
 {
     smtpkit_probe probe;
@@ -205,7 +236,7 @@ int cli_cert_export(const cli_cert_args *args, const cli_cert_target *target)
 
     if (cli_cert_probe(target, &probe, &err) != SMTPKIT_OK) {
         smtpkit_probe_free(&probe);
-        return cli_fail_error(&err);
+        return cli_fail_error_hint(&err, cli_cert_scheme_hint(target, &err));
     }
 
     rc = args->which == CLI_CERT_WHICH_ROOT ? pick_root(&probe, &der)
@@ -213,6 +244,9 @@ int cli_cert_export(const cli_cert_args *args, const cli_cert_target *target)
     if (rc == 0) {
         rc = args->output != NULL ? write_output(args, der->data, der->len)
                                   : write_stdout(args, der->data, der->len);
+    }
+    if (rc == 0) {
+        warn_dates(der, args->now);
     }
 
     smtpkit_probe_free(&probe);

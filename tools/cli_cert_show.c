@@ -27,7 +27,7 @@ static void print_text(const char *value)
 
 static void print_field(const char *label, const char *value)
 {
-    printf("  %-14s", label);
+    printf("  %-13s ", label); /* values in one column; "Expires first:" pushes its own */
     print_text(value);
 }
 
@@ -187,6 +187,17 @@ static void print_store(const cli_cert_args *args)
     print_field("Trust store:", line);
 }
 
+/* "trust anchor (SUBJECT)" for the anchor, "certificate N (SUBJECT)" for the others: the
+ * anchor may be one the server never sent, so it has no number in what the server sent. */
+static void cert_name(const smtpkit_chain_summary *chain, size_t index, char *out, size_t size)
+{
+    if (chain->certs[index].is_anchor) {
+        snprintf(out, size, "trust anchor (%s)", chain->certs[index].subject);
+    } else {
+        snprintf(out, size, "certificate %zu (%s)", index, chain->certs[index].subject);
+    }
+}
+
 /* The first problem of the path, in words; the library's verdict has the full reason. */
 static void chain_reason(const smtpkit_chain_summary *chain, smtpkit_time now, char *out,
                          size_t size)
@@ -200,6 +211,7 @@ static void chain_reason(const smtpkit_chain_summary *chain, smtpkit_time now, c
         {SMTPKIT_CERT_WEAK, "its hash or key is too weak"},
         {SMTPKIT_CERT_OTHER, "Mbed TLS reports another problem"},
     };
+    char name[SMTPKIT_CERT_NAME_MAX + 32];
     size_t i;
     size_t k;
 
@@ -209,23 +221,24 @@ static void chain_reason(const smtpkit_chain_summary *chain, smtpkit_time now, c
 
         if (c->problems & (SMTPKIT_CERT_EXPIRED | SMTPKIT_CERT_NOT_YET_VALID)) {
             cli_validity_note(c, now, note, sizeof note);
-            snprintf(out, size, "certificate %zu (%s): %s", i, c->subject, note);
+            cert_name(chain, i, name, sizeof name);
+            snprintf(out, size, "%s: %s", name, note);
             return;
         }
     }
     for (k = 0; k < sizeof reasons / sizeof reasons[0]; k++) {
         for (i = 0; i < chain->count; i++) {
             if (chain->certs[i].problems & reasons[k].flag) {
-                snprintf(out, size, "certificate %zu (%s): %s", i, chain->certs[i].subject,
-                         reasons[k].text);
+                cert_name(chain, i, name, sizeof name);
+                snprintf(out, size, "%s: %s", name, reasons[k].text);
                 return;
             }
         }
     }
     for (i = 0; chain->anchored && i < chain->count; i++) {
         if (chain->certs[i].problems & SMTPKIT_CERT_UNTRUSTED) {
-            snprintf(out, size, "certificate %zu (%s): not correctly signed by its issuer", i,
-                     chain->certs[i].subject);
+            cert_name(chain, i, name, sizeof name);
+            snprintf(out, size, "%s: not correctly signed by its issuer", name);
             return;
         }
     }
@@ -292,6 +305,39 @@ static void print_pin_line(const cli_cert_target *target, const smtpkit_probe *p
                                    : "found in the chain");
 }
 
+/* "Expires first: leaf SUBJECT on DATE (N days left)", and a warning on stderr when that is
+ * within CLI_TRUST_WARN_DAYS: an OK today that ends next week deserves a word. */
+static void print_first_expiry(const smtpkit_chain_summary *chain, smtpkit_time now)
+{
+    size_t first = smtpkit_chain_first_expiry(chain);
+    const smtpkit_cert_summary *cert;
+    const char *role;
+    char date[32];
+    char note[64];
+    char line[SMTPKIT_CERT_NAME_MAX + 160];
+    int64_t days;
+
+    if (first >= chain->count) {
+        return;
+    }
+    cert = &chain->certs[first];
+    role = cert->is_anchor ? "trust anchor" : first == 0 ? "leaf" : "intermediate";
+    (void)smtpkit_time_format(cert->not_after, date, sizeof date);
+    cli_validity_note(cert, now, note, sizeof note);
+    snprintf(line, sizeof line, "%s %s on %s (%s)", role, cert->subject, date, note);
+    print_field("Expires first:", line);
+
+    days = smtpkit_days_between(now, cert->not_after);
+    if (now != SMTPKIT_TIME_UNKNOWN && now >= cert->not_before && now <= cert->not_after &&
+        days <= CLI_TRUST_WARN_DAYS) {
+        char count[CLI_DAY_COUNT_MAX];
+
+        fflush(stdout);
+        cli_warn("%s %s expires %s, in %s", role, cert->subject, date,
+                 cli_day_count(days, count, sizeof count));
+    }
+}
+
 static int print_verdict(const cli_cert_args *args, const cli_cert_target *target,
                          const smtpkit_probe *probe)
 {
@@ -303,12 +349,13 @@ static int print_verdict(const cli_cert_args *args, const cli_cert_target *targe
     print_chain_line(probe, args->now);
     print_name_line(target, probe, args->now);
     print_pin_line(target, probe);
+    print_first_expiry(&probe->chain, args->now);
     if (ok) {
         print_field("Result:", "OK");
         return CLI_EXIT_OK;
     }
     (void)smtpkit_error_format(&probe->verify, reason, sizeof reason);
-    printf("  %-14sFAILED: ", "Result:");
+    printf("  %-13s FAILED: ", "Result:");
     print_text(reason);
     fflush(stdout);
     return cli_fail_error(&probe->verify);
@@ -322,7 +369,7 @@ int cli_cert_show(const cli_cert_args *args, const cli_cert_target *target)
 
     if (cli_cert_probe(target, &probe, &err) != SMTPKIT_OK) {
         smtpkit_probe_free(&probe);
-        return cli_fail_error(&err);
+        return cli_fail_error_hint(&err, cli_cert_scheme_hint(target, &err));
     }
 
     print_sent(target, &probe, args->now);

@@ -7,7 +7,11 @@
 #include "cli_exit.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+
+/* Room for " (" and a hint and ")" after the library's message. */
+enum { CLI_HINT_MAX = 128 };
 
 /* The class decides the code, except where the server's reply is more telling (below). */
 static const struct {
@@ -123,9 +127,32 @@ void cli_warn(const char *format, ...)
 
 int cli_fail_error(const smtpkit_error *err)
 {
-    char line[SMTPKIT_ERROR_MESSAGE_MAX + SMTPKIT_ERROR_TEXT_MAX + 64];
+    return cli_fail_error_hint(err, NULL);
+}
+
+int cli_fail_error_hint(const smtpkit_error *err, const char *hint)
+{
+    char line[SMTPKIT_ERROR_MESSAGE_MAX + SMTPKIT_ERROR_TEXT_MAX + CLI_HINT_MAX];
     size_t len = smtpkit_error_format(err, line, sizeof line);
 
-    cli_print_line("", line, len < sizeof line ? len : sizeof line - 1);
+    len = len < sizeof line ? len : sizeof line - 1;
+    if (hint != NULL) {
+        int added = snprintf(line + len, sizeof line - len, " (%s)", hint);
+
+        len += added > 0 ? (size_t)added : 0;
+        len = len < sizeof line ? len : sizeof line - 1;
+    }
+    cli_print_line("", line, len);
     return cli_exit_code(err);
+}
+
+/* A STARTTLS client waits for the server's greeting while an implicit-TLS server waits for
+ * the ClientHello, so the greeting times out; a server that answers with TLS bytes instead
+ * gives a first reply that is not SMTP. The library cannot know the port was wrong. */
+const char *cli_scheme_hint(const smtpkit_error *err, smtpkit_tls_mode mode, const char *hint)
+{
+    bool at_greeting = err->stage == SMTPKIT_STAGE_GREETING &&
+                       (err->status == SMTPKIT_E_TIMEOUT || err->status == SMTPKIT_E_PROTOCOL);
+
+    return mode == SMTPKIT_TLS_STARTTLS && at_greeting ? hint : NULL;
 }

@@ -42,6 +42,15 @@ CLI_PRINTF(2, 3) int cli_fail(int code, const char *format, ...);
 /** Prints "smtpkit: <smtpkit_error_format()>" and returns cli_exit_code(@p err). */
 int cli_fail_error(const smtpkit_error *err);
 
+/** As cli_fail_error(), with " (@p hint)" appended to the line when @p hint is not NULL. */
+int cli_fail_error_hint(const smtpkit_error *err, const char *hint);
+
+/**
+ * @p hint when @p err may come from speaking STARTTLS (@p mode) to a server that speaks TLS
+ * at once: the greeting timed out, or the first reply was not SMTP. NULL otherwise.
+ */
+const char *cli_scheme_hint(const smtpkit_error *err, smtpkit_tls_mode mode, const char *hint);
+
 /** Prints "smtpkit: warning: <message>" on stderr. */
 CLI_PRINTF(1, 2) void cli_warn(const char *format, ...);
 

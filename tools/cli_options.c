@@ -119,7 +119,8 @@ static const char help_text[] =
     "  --ca-file FILE         trust anchors, PEM or DER, repeatable (default: the\n"
     "  --ca-dir DIR             system bundle); a directory of trust anchors\n"
     "  --pinned-pubkey HASH   also require this key in the chain: sha256//BASE64 or\n"
-    "                         64 hex digits of the SPKI SHA-256, repeatable\n"
+    "                         64 hex digits of the SPKI SHA-256, repeatable or\n"
+    "                         ';'-separated (any one matches)\n"
     "  --cert FILE --key FILE client certificate and key\n"
     "  --tls-server-name NAME name to verify and send as SNI (default: the host)\n"
     "  --helo NAME            EHLO name (default: this machine's name)\n"
@@ -131,8 +132,10 @@ static const char help_text[] =
     "  --account NAME         account in it (default: \"default\")\n"
     "  -v, --verbose          trace the SMTP dialogue and the certificate chain on\n"
     "                         stderr (secrets redacted)\n"
-    "Exit: 0 sent, 64 usage, 66 unreadable file, 68 unknown host, 69 5xx, 70 bug,\n"
-    "74 I/O, 75 4xx/refused/timeout, 76 protocol, 77 TLS/cert/AUTH refused, 78 config\n";
+    "Exit: 0 sent, 64 usage, 66 unreadable file, 68 unknown host, 69 5xx (535 login\n"
+    "refused too), 70 internal error, 74 I/O, 75 4xx/refused/timeout, 76 protocol,\n"
+    "77 TLS/certificate, TLS not offered, AUTH over plaintext or no common AUTH\n"
+    "mechanism, 78 configuration file\n";
 
 void cli_options_help(FILE *out)
 {

@@ -27,6 +27,9 @@
 
 enum { SECOND_MS = 1000 };
 
+/* Added to a STARTTLS greeting that times out or is not SMTP (cli_scheme_hint()). */
+static const char scheme_hint[] = "if the server speaks TLS at once, use smtps://";
+
 typedef struct cli_request {
     const cli_send_args *args;
     const cli_account *account;
@@ -445,7 +448,7 @@ static int send_message(cli_request *req)
 
     warn_plaintext(req);
     if (smtpkit_client_send(&req->client, &envelope, &source, &err) != SMTPKIT_OK) {
-        return cli_fail_error(&err);
+        return cli_fail_error_hint(&err, cli_scheme_hint(&err, req->server.mode, scheme_hint));
     }
     report_recipients(req);
     if (req->args->verbose) {

@@ -20,11 +20,19 @@
 
 #include <mbedtls/pem.h>
 
+#include "mbedtls_compat.h"
+
 #include "cli_exit.h"
 #include "smtpkit/civil_time.h"
 
 /* Far above the system bundle (about 200 KB); a bigger file is not a list of anchors. */
 enum { ANCHOR_FILE_MAX = 16 * 1024 * 1024 };
+
+/* Longer than any pin: 95 characters of hex with colons, 52 of "sha256//" and base64. */
+enum { PIN_TEXT_MAX = 128 };
+
+static const char pin_usage[] =
+    "give sha256// and the base64 of the SPKI SHA-256, or its 64 hex digits; ';' between pins";
 
 enum { DER_SEQUENCE = 0x30, DER_LONG_LENGTH_1 = 0x81, DER_LONG_LENGTH_4 = 0x84 };
 
@@ -120,7 +128,7 @@ static int load_pem(cli_anchor_set *set, const char *option, const char *file,
                           "END line)",
                           option, file, index);
         } else {
-            rc = add_copy(set, file, pem.buf, pem.buflen);
+            rc = add_copy(set, file, pem.MBEDTLS_PRIVATE(buf), pem.MBEDTLS_PRIVATE(buflen));
         }
         mbedtls_pem_free(&pem);
         at += used > 0 ? used : strlen(pem_begin);
@@ -286,29 +294,68 @@ int cli_trust_try(const smtpkit_trust *trust, const char *server_name)
     return 0;
 }
 
+/* How many pins @p texts hold: each value may be a ';'-separated list, as curl's is. */
+static size_t pin_count(const cli_list *texts)
+{
+    size_t count = 0;
+    size_t i;
+    const char *c;
+
+    for (i = 0; i < texts->count; i++) {
+        count++;
+        for (c = texts->items[i]; *c != '\0'; c++) {
+            count += *c == ';';
+        }
+    }
+    return count;
+}
+
+/* Parses the pin of @p len bytes at @p text into @p pin; false when it is none. */
+static bool parse_one_pin(const char *text, size_t len, uint8_t pin[SMTPKIT_SHA256_LEN])
+{
+    char one[PIN_TEXT_MAX];
+
+    if (len == 0 || len >= sizeof one) {
+        return false;
+    }
+    memcpy(one, text, len);
+    one[len] = '\0';
+    return smtpkit_pin_parse(one, pin);
+}
+
 int cli_trust_pins(smtpkit_trust *trust, uint8_t (**pins)[SMTPKIT_SHA256_LEN],
                    const cli_list *texts)
 {
+    size_t count = pin_count(texts);
+    size_t n = 0;
     size_t i;
 
     *pins = NULL;
-    if (texts->count == 0) {
+    if (count == 0) {
         return 0;
     }
-    *pins = calloc(texts->count, sizeof **pins);
+    *pins = calloc(count, sizeof **pins);
     if (*pins == NULL) {
         return cli_fail(CLI_EXIT_SOFTWARE, "out of memory");
     }
     for (i = 0; i < texts->count; i++) {
-        if (!smtpkit_pin_parse(texts->items[i], (*pins)[i])) {
-            return cli_fail(CLI_EXIT_USAGE,
-                            "--pinned-pubkey %s: give sha256// and the base64 "
-                            "of the SPKI SHA-256, or 64 hex digits",
-                            texts->items[i]);
+        const char *at = texts->items[i];
+
+        for (;;) {
+            size_t len = strcspn(at, ";");
+
+            if (!parse_one_pin(at, len, (*pins)[n++])) {
+                return cli_fail(CLI_EXIT_USAGE, "--pinned-pubkey %s: \"%.*s\" is not a pin: %s",
+                                texts->items[i], (int)len, at, pin_usage);
+            }
+            if (at[len] == '\0') {
+                break;
+            }
+            at += len + 1;
         }
     }
     trust->pins = (const uint8_t(*)[SMTPKIT_SHA256_LEN]) * pins;
-    trust->pin_count = texts->count;
+    trust->pin_count = count;
     return 0;
 }
 
@@ -317,21 +364,31 @@ const char *cli_days(long long count)
     return count == 1 || count == -1 ? "day" : "days";
 }
 
+const char *cli_day_count(long long count, char *out, size_t size)
+{
+    if (count == 0) {
+        snprintf(out, size, "less than a day");
+    } else {
+        snprintf(out, size, "%lld %s", count, cli_days(count));
+    }
+    return out;
+}
+
 void cli_validity_note(const smtpkit_cert_summary *cert, smtpkit_time now, char *out, size_t size)
 {
+    char count[CLI_DAY_COUNT_MAX];
+
     if (now == SMTPKIT_TIME_UNKNOWN) {
         snprintf(out, size, "dates not checked: no trustworthy time");
     } else if (now < cert->not_before) {
-        snprintf(out, size, "NOT YET VALID, starts in %lld %s",
-                 (long long)smtpkit_days_between(now, cert->not_before),
-                 cli_days((long long)smtpkit_days_between(now, cert->not_before)));
+        snprintf(out, size, "NOT YET VALID, starts in %s",
+                 cli_day_count(smtpkit_days_between(now, cert->not_before), count, sizeof count));
     } else if (now > cert->not_after) {
-        snprintf(out, size, "EXPIRED %lld %s ago",
-                 (long long)smtpkit_days_between(cert->not_after, now),
-                 cli_days((long long)smtpkit_days_between(cert->not_after, now)));
+        snprintf(out, size, "EXPIRED %s ago",
+                 cli_day_count(smtpkit_days_between(cert->not_after, now), count, sizeof count));
     } else {
-        snprintf(out, size, "%lld %s left", (long long)smtpkit_days_between(now, cert->not_after),
-                 cli_days((long long)smtpkit_days_between(now, cert->not_after)));
+        snprintf(out, size, "%s left",
+                 cli_day_count(smtpkit_days_between(now, cert->not_after), count, sizeof count));
     }
 }
 
@@ -354,8 +411,10 @@ void cli_trust_trace_chain(void *ctx, const smtpkit_chain_summary *chain)
                        date, note);
         cli_print_line("* ", line, len > 0 ? (size_t)len : 0);
         if (chain->now != SMTPKIT_TIME_UNKNOWN && days >= 0 && days < CLI_TRUST_WARN_DAYS) {
-            len = snprintf(line, sizeof line, "warning: certificate %zu %s expires in %lld %s", i,
-                           cert->subject, (long long)days, cli_days((long long)days));
+            char count[CLI_DAY_COUNT_MAX];
+
+            len = snprintf(line, sizeof line, "warning: certificate %zu %s expires in %s", i,
+                           cert->subject, cli_day_count(days, count, sizeof count));
             cli_print_line("* ", line, len > 0 ? (size_t)len : 0);
         }
     }

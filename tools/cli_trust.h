@@ -61,7 +61,9 @@ int cli_trust_try(const smtpkit_trust *trust, const char *server_name);
 
 /**
  * Parses the --pinned-pubkey values into a new array for trust->pins (free it with free()).
- * Returns 0, or CLI_EXIT_USAGE with a line naming the bad value.
+ * A value may be one pin or a ';'-separated list of them, as curl's --pinnedpubkey takes;
+ * each is what smtpkit_pin_parse() accepts. Returns 0, or CLI_EXIT_USAGE with a line naming
+ * the bad value.
  */
 int cli_trust_pins(smtpkit_trust *trust, uint8_t (**pins)[SMTPKIT_SHA256_LEN],
                    const cli_list *texts);
@@ -69,9 +71,19 @@ int cli_trust_pins(smtpkit_trust *trust, uint8_t (**pins)[SMTPKIT_SHA256_LEN],
 /** "day" for a count of 1 (or -1), "days" otherwise. */
 const char *cli_days(long long count);
 
+/** Room for the text of cli_day_count(). */
+#define CLI_DAY_COUNT_MAX 32
+
+/**
+ * Writes "1 day", "12 days", or "less than a day" for a whole-day count of 0, into @p out
+ * (CLI_DAY_COUNT_MAX bytes are enough); returns @p out.
+ */
+const char *cli_day_count(long long count, char *out, size_t size);
+
 /**
  * Describes @p cert's validity at @p now: "365 days left", "EXPIRED 3 days ago",
- * "NOT YET VALID, starts in 12 days", or "dates not checked: no trustworthy time".
+ * "NOT YET VALID, starts in 12 days" (a count of 0 reads "less than a day"), or "dates not
+ * checked: no trustworthy time".
  */
 void cli_validity_note(const smtpkit_cert_summary *cert, smtpkit_time now, char *out, size_t size);
 

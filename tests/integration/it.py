@@ -1198,6 +1198,24 @@ def case_send_pinned_pubkey():
                     cert_facts(ENV["OTHER_CA_FILE"])["pin"]], t)
     check(p.returncode == 0, f"one right pin of two: exit {p.returncode}")
     wait_delivered("bob", t)
+    # curl's list: a wrong pin and the right one in one value, ';' between; hex with colons.
+    wrong = cert_facts(ENV["OTHER_CA_FILE"])["pin"]
+    for pins in (f"{wrong};{leaf['pin']}", f"{wrong};{colon_hex(bytes.fromhex(leaf['spki_hex']))}"):
+        t = token()
+        p = chain_send(["--pinned-pubkey", pins], t)
+        check(p.returncode == 0, f"--pinned-pubkey {pins}: exit {p.returncode}")
+        wait_delivered("bob", t)
+    for bad in (f"{leaf['pin']};junk", f"{leaf['pin']};"):
+        p = chain_send(["--pinned-pubkey", bad], token())
+        one_line_error(p, EX_USAGE, "--pinned-pubkey", "is not a pin")
+    # The same lists in the cert commands, which share the parser.
+    p = cert(["show", local_url("CHAIN"), "--ca-dir", ENV["CHAIN_CA_DIR"], "--pinned-pubkey",
+              f"{wrong};{leaf['pin']}"] + LOCALHOST)
+    check(p.returncode == 0 and "found in the chain" in p.stdout.decode(),
+          f"cert show with a list of pins: exit {p.returncode}")
+    p = cert_check([local_url("CHAIN"), "--anchor", ENV["CHAIN_ROOT_FILE"], "--pinned-pubkey",
+                    f"{wrong};{wrong}"] + LOCALHOST)
+    check(p.returncode == 2 and findings(p, "fail"), f"cert check, wrong pins: {p.returncode}")
 
 
 def case_send_wrong_pin():
@@ -1622,6 +1640,204 @@ def case_cert_number_ranges():
         one_line_error(p, EX_USAGE, f"--timeout {value}: give a whole number from 1 to 86400")
     p = run(["--timeout", "0"], password=False)
     one_line_error(p, EX_USAGE, "--timeout 0: give a whole number from 1 to 86400")
+
+
+# --- findings of a new user's first run through the README -------------------------------
+
+def case_cert_check_anchor_warn_days():
+    """--warn-days for the leaf and intermediates, --anchor-warn-days for anchors."""
+    # Harness lifetimes: leaf 365 days, intermediate 1825, root 3650 (make_cert_pki).
+    base = [local_url("CHAIN"), "--anchor", ENV["CHAIN_ROOT_FILE"]] + LOCALHOST
+    p = cert_check(base + ["--warn-days", "30", "--anchor-warn-days", "4000"])
+    check(p.returncode == 1, f"--anchor-warn-days 4000: exit {p.returncode}, expected 1")
+    check_findings_form(p)
+    exp = findings(p, "expiring")
+    check(len(exp) == 1 and exp[0].startswith("expiring: anchor ") and
+          "smtpkit Chain Root CA" in exp[0], f"expiring lines {exp}")
+    p = cert_check(base + ["--warn-days", "400"])
+    check(p.returncode == 1, f"--warn-days 400: exit {p.returncode}, expected 1")
+    exp = findings(p, "expiring")
+    check(len(exp) == 1 and exp[0].startswith("expiring: leaf ") and "CN=localhost" in exp[0],
+          f"expiring lines {exp} (the anchor follows --warn-days only by default)")
+    p = cert_check(base + ["--warn-days", "400", "--anchor-warn-days", "30"])
+    exp = findings(p, "expiring")
+    check(p.returncode == 1 and len(exp) == 1 and exp[0].startswith("expiring: leaf "),
+          f"--warn-days 400 --anchor-warn-days 30: exit {p.returncode}, {exp}")
+    # The README's advice: anchors a year ahead, leaves at the default; a fresh chain is green.
+    p = cert_check(base + ["--anchor-warn-days", "400"])
+    check(p.returncode == 0 and not findings(p, "expiring"), f"README advice: {p.returncode}")
+    # Without a URL too: the soon root (10 days) is quiet with --anchor-warn-days 5.
+    p = cert_check(["--anchor", ENV["SOON_ROOT_FILE"], "--anchor-warn-days", "5"])
+    check(p.returncode == 0, f"soon root, --anchor-warn-days 5: exit {p.returncode}")
+    p = cert_check(["--anchor", ENV["SOON_ROOT_FILE"], "--warn-days", "5"])
+    check(p.returncode == 0, f"soon root, --warn-days 5 (the default for anchors): exit "
+          f"{p.returncode}")
+    p = cert(["show", local_url("CHAIN"), "--anchor-warn-days", "5"])
+    one_line_error(p, EX_USAGE, "--anchor-warn-days", "cert check")
+
+
+def case_cert_check_ok_says_first_expiry():
+    """A passing check says what expires first; without a URL, each fine anchor's expiry."""
+    leaf = cert_facts(ENV["CHAIN_LEAF_FILE"])
+    root = cert_facts(ENV["CHAIN_ROOT_FILE"])
+    p = cert_check([local_url("CHAIN"), "--anchor", ENV["CHAIN_ROOT_FILE"]] + LOCALHOST)
+    check(p.returncode == 0, f"exit {p.returncode}")
+    ok = findings(p, "ok")
+    check(len(ok) == 1, f"ok lines {ok}")
+    m = re.search(r"verifies against anchor .*smtpkit Chain Root CA \(.*\); first to expire: "
+                  r"leaf .*CN=localhost on (.*), in (\d+) days$", ok[0])
+    check(m, f"ok line {ok[0]!r} does not name the first expiry")
+    check(m.group(1) == utc_text(leaf["not_after"]), f"date {m.group(1)!r}")
+    check(days_match(int(m.group(2)), leaf["not_after"] - int(time.time())),
+          f"{m.group(2)} days to {utc_text(leaf['not_after'])}")
+    p = cert_check(["--anchor", ENV["CHAIN_ROOT_FILE"], "--anchor", ENV["SOON_ROOT_FILE"]])
+    check(p.returncode == 1, f"two anchors: exit {p.returncode}, expected 1")
+    check_findings_form(p)
+    ok = findings(p, "ok")
+    check(len(ok) == 1 and ok[0].startswith("ok: anchor ") and
+          "smtpkit Chain Root CA" in ok[0] and os.path.basename(ENV["CHAIN_ROOT_FILE"]) in ok[0],
+          f"ok lines {ok} (one, for the anchor that is fine)")
+    m = re.search(r" expires (.*), in (\d+) days$", ok[0])
+    check(m and m.group(1) == utc_text(root["not_after"]) and
+          days_match(int(m.group(2)), root["not_after"] - int(time.time())), f"{ok[0]!r}")
+    check(len(findings(p, "expiring")) == 1, "the soon root is not (only) expiring")
+
+
+def case_cert_soon_anchor_warnings():
+    """export and show of a chain whose anchor expires in 10 days say so on stderr."""
+    soon = cert_facts(ENV["SOON_ROOT_FILE"])
+    ca = ["--ca-file", ENV["SOON_ROOT_FILE"]]
+    warning = (r"^smtpkit: warning: .*smtpkit Soon Expiring Root CA expires "
+               + re.escape(utc_text(soon["not_after"])) + r", in (\d+) days?$")
+    work = tempfile.mkdtemp()
+    p = export(["-o", os.path.join(work, "soon.der")], fmt="der", url=local_url("ANCHOR_SOON"),
+               ca=ca)
+    check(p.returncode == 0, f"export: exit {p.returncode}, expected 0")
+    m = re.search(warning, p.err, re.M)
+    check(m and days_match(int(m.group(1)), soon["not_after"] - int(time.time())),
+          f"no expiry warning from export: {p.err!r}")
+    with open(os.path.join(work, "soon.der"), "rb") as f:
+        check(f.read() == soon["der"], "the exported anchor is not SOON_ROOT_FILE")
+    p = export([], which="leaf", url=local_url("ANCHOR_SOON"), ca=ca)
+    check(p.returncode == 0 and "warning" not in p.err, f"leaf (a year left): {p.err!r}")
+    p = export([])
+    check(p.returncode == 0 and "warning" not in p.err, f"chain root (10 years): {p.err!r}")
+    p = cert(["show", local_url("ANCHOR_SOON")] + ca + LOCALHOST)
+    out = p.stdout.decode()
+    print(out)
+    check(p.returncode == 0, f"show: exit {p.returncode}")
+    v = verdict(parse_show(out))
+    check(v.get("Result") == "OK", f"Result {v.get('Result')!r}")
+    first = v.get("Expires first", "")
+    m = re.match(r"trust anchor .*smtpkit Soon Expiring Root CA on (.*) \((\d+) days? left\)$",
+                 first)
+    check(m and m.group(1) == utc_text(soon["not_after"]) and
+          days_match(int(m.group(2)), soon["not_after"] - int(time.time())),
+          f"Expires first {first!r}")
+    check(re.search(warning, p.err, re.M), f"no expiry warning from show: {p.err!r}")
+    no_error_lines(p)
+    p = cert(["show", local_url("CHAIN"), "--ca-dir", ENV["CHAIN_CA_DIR"]] + LOCALHOST)
+    first = verdict(parse_show(p.stdout.decode())).get("Expires first", "")
+    leaf = cert_facts(ENV["CHAIN_LEAF_FILE"])
+    check(re.match(r"leaf .*CN=localhost on " + re.escape(utc_text(leaf["not_after"])) +
+                   r" \(\d+ days left\)$", first), f"Expires first {first!r}")
+    check("warning" not in p.err, f"a warning for a chain a year from expiry: {p.err!r}")
+
+
+HINT = "(if the server speaks TLS at once, use smtps:// or --tls)"
+
+
+def case_cert_scheme_hint():
+    """STARTTLS to an implicit-TLS port: the greeting times out, and the error says why."""
+    bare = f"127.0.0.1:{port('CHAIN_TLS')}"
+    p = cert(["show", bare, "--timeout", "2"] + LOCALHOST)
+    line = one_line_error(p, EX_TEMPFAIL, bare)
+    check(line.endswith(HINT), f"no scheme hint: {line!r}")
+    p = cert_check([bare, "--anchor", ENV["CHAIN_ROOT_FILE"], "--timeout", "2"] + LOCALHOST)
+    err = findings(p, "error")
+    check(p.returncode == 3 and len(err) == 1 and err[0].endswith(HINT),
+          f"check: exit {p.returncode}, {err}")
+    p = cert(["show", bare, "--tls", "--ca-dir", ENV["CHAIN_CA_DIR"]] + LOCALHOST)
+    check(p.returncode == 0, f"--tls as the hint says: exit {p.returncode}")
+    closed = free_port()
+    p = cert(["show", f"127.0.0.1:{closed}", "--timeout", "2"] + LOCALHOST)
+    line = one_line_error(p, EX_TEMPFAIL)
+    check("smtps://" not in line, f"a scheme hint for a refused connection: {line!r}")
+    p = run(["--server", f"smtp://{bare}", "--timeout", "2", "--ca-file",
+             ENV["CHAIN_ROOT_FILE"], "--tls-server-name", "localhost", "--user", USER,
+             "--from", USER, "--to", "bob@example.test"], stdin=b"hint\n")
+    line = one_line_error(p, EX_TEMPFAIL)
+    check(line.endswith("(if the server speaks TLS at once, use smtps://)"),
+          f"send: no scheme hint: {line!r}")
+
+
+def case_cert_show_expired_anchor():
+    """The expired anchor the server did not send is a trust anchor, not 'certificate 1'."""
+    p = cert(["show", local_url("ANCHOR_EXPIRED"), "--ca-file", ENV["EXPIRED_ROOT_FILE"]]
+             + LOCALHOST)
+    out = p.stdout.decode()
+    print(out)
+    one_line_error(p, EX_NOPERM, "trust anchor")
+    check(re.search(r"^Chain sent by the server: 1 certificate$", out, re.M),
+          "the server sent more than its leaf")
+    chain = verdict(parse_show(out)).get("Chain", "")
+    check(re.match(r"does not verify: trust anchor \(.*smtpkit Expired Root CA\): "
+                   r"EXPIRED \d+ days ago$", chain), f"Chain {chain!r}")
+
+
+def readme_exit_codes():
+    """The codes of the README's table under '### Exit codes' (send's)."""
+    with open(os.path.join(os.environ["SMTPKIT_SRC"], "README.md")) as f:
+        text = f.read()
+    table = text.split("### Exit codes", 1)[1].split("\n\n")[2]
+    return {int(m) for m in re.findall(r"^\| (\d+) \|", table, re.M)}
+
+
+def case_help_exit_codes():
+    """smtpkit --help lists exactly the README's exit codes, and 535 under 69, not 77."""
+    p = run(["--help"], password=False, command=None)
+    text = p.stdout.decode()
+    check(p.returncode == 0, f"exit {p.returncode}")
+    exit_text = text[text.index("Exit:"):]
+    help_codes = {int(n) for n in re.findall(r"(?<![\w/])(\d{1,2})(?![\w/])", exit_text)}
+    check(help_codes == readme_exit_codes(),
+          f"--help lists {sorted(help_codes)}, README {sorted(readme_exit_codes())}")
+    check(re.search(r"69 5xx \(535", exit_text), f"69 does not mention 535: {exit_text!r}")
+    check("AUTH refused" not in exit_text, "--help still says 77 for a refused AUTH")
+    # case_wrong_password checks that a 535 does exit 69.
+
+
+def case_cert_less_than_a_day():
+    """--at an hour either side of an expiry or a start: 'less than a day', never '0 days'."""
+    leaf = cert_facts(ENV["CHAIN_LEAF_FILE"])
+    show = ["show", local_url("CHAIN"), "--ca-dir", ENV["CHAIN_CA_DIR"]] + LOCALHOST
+    base = [local_url("CHAIN"), "--anchor", ENV["CHAIN_ROOT_FILE"]] + LOCALHOST
+    after = ["--at", at_text(leaf["not_after"] + 3600)]
+    before = ["--at", at_text(leaf["not_after"] - 3600)]
+    p = cert(show + after)
+    out = p.stdout.decode()
+    check(p.returncode == EX_NOPERM and "(EXPIRED less than a day ago)" in out,
+          f"an hour after: exit {p.returncode}\n{out}")
+    p = cert(show + before)
+    out = p.stdout.decode()
+    check(p.returncode == 0 and "(less than a day left)" in out,
+          f"an hour before: exit {p.returncode}\n{out}")
+    check(re.search(r"^smtpkit: warning: leaf .* in less than a day$", p.err, re.M),
+          f"no warning an hour before the expiry: {p.err!r}")
+    p = cert(show + ["--at", at_text(leaf["not_before"] - 3600)])
+    out = p.stdout.decode()
+    check(p.returncode == EX_NOPERM and "(NOT YET VALID, starts in less than a day)" in out,
+          f"an hour before the start: exit {p.returncode}\n{out}")
+    p = cert_check(base + after)
+    exp = [l for l in findings(p, "expired") if l.startswith("expired: leaf ")]
+    check(len(exp) == 1 and exp[0].endswith(", less than a day ago"), f"expired lines {exp}")
+    p = cert_check(base + before)
+    exp = findings(p, "expiring")
+    check(p.returncode == 1 and len(exp) == 1 and exp[0].endswith(", in less than a day"),
+          f"expiring lines {exp}")
+    check(findings(p, "ok")[0].endswith(", in less than a day"), "ok line's first expiry")
+    for text in (p.out, out):
+        check(" 0 days" not in text, f"'0 days' in {text!r}")
 
 
 def main():
