@@ -194,7 +194,7 @@ static int parse_which(const char *text, long *out)
         *out = 0;
         return 0;
     }
-    if (cli_option_number("--which", text, 0, SMTPKIT_CHAIN_MAX, &position) != 0) {
+    if (cli_option_number("--which", text, 0, SMTPKIT_CHAIN_MAX - 1, &position) != 0) {
         return CLI_EXIT_USAGE;
     }
     *out = (long)position;

@@ -126,8 +126,9 @@ static int judge_dates(const check_run *run, const char *role, const smtpkit_cer
         snprintf(line, sizeof line, "%s %s%s is valid from %s, in %s", role, cert->subject, where,
                  date,
                  cli_day_count(smtpkit_days_between(now, cert->not_before), count, sizeof count));
+        /* Nothing verifies against it yet: as urgent as one about to expire. */
         finding("not-yet-valid", line);
-        return CHECK_OK;
+        return CHECK_EXPIRING;
     }
     snprintf(line, sizeof line, "%s %s%s expires %s, in %s", role, cert->subject, where, date,
              cli_day_count(days, count, sizeof count));

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,12 +82,21 @@ static int write_stdout(const cli_cert_args *args, const unsigned char *der, siz
  * tool's -o would, since a rename would replace the node or the link with a regular file. */
 static int write_in_place(const cli_cert_args *args, const unsigned char *der, size_t len)
 {
-    int fd = open(args->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    FILE *out = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    /* O_NONBLOCK: a FIFO nobody reads fails (ENXIO) instead of waiting forever; cleared at
+     * once so that the writes themselves block as usual. A reader that goes away gives
+     * EPIPE, reported, rather than SIGPIPE, which would end the process without a word. */
+    int fd = open(args->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK, 0644);
+    FILE *out = NULL;
     int rc;
 
+    (void)signal(SIGPIPE, SIG_IGN);
+    if (fd >= 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0) {
+        out = fdopen(fd, "wb");
+    }
+
     if (out == NULL) {
-        rc = cli_fail(CLI_EXIT_CANTCREAT, "-o %s: %s", args->output, strerror(errno));
+        rc = cli_fail(CLI_EXIT_CANTCREAT, "-o %s: %s", args->output,
+                      errno == ENXIO ? "no process reads it" : strerror(errno));
         if (fd >= 0) {
             (void)close(fd);
         }
@@ -103,7 +113,7 @@ static int write_in_place(const cli_cert_args *args, const unsigned char *der, s
 }
 
 /* Writes a temporary file beside @p path, then renames it, so that readers see all or none. */
-static int write_file(const cli_cert_args *args, const unsigned char *der, size_t len)
+static int write_file(const cli_cert_args *args, const unsigned char *der, size_t len, mode_t mode)
 {
     size_t tmp_size = strlen(args->output) + sizeof ".XXXXXX";
     char *tmp = malloc(tmp_size);
@@ -116,7 +126,7 @@ static int write_file(const cli_cert_args *args, const unsigned char *der, size_
     }
     snprintf(tmp, tmp_size, "%s.XXXXXX", args->output);
     fd = mkstemp(tmp);
-    if (fd < 0 || fchmod(fd, 0644) != 0 || (out = fdopen(fd, "wb")) == NULL) {
+    if (fd < 0 || fchmod(fd, mode) != 0 || (out = fdopen(fd, "wb")) == NULL) {
         rc = cli_fail(CLI_EXIT_CANTCREAT, "-o %s: %s", args->output, strerror(errno));
     }
     rc = rc != 0 ? rc : write_format(out, args, der, len);
@@ -145,14 +155,16 @@ static int write_output(const cli_cert_args *args, const unsigned char *der, siz
 
     if (lstat(args->output, &st) != 0) {
         return errno == ENOENT
-                   ? write_file(args, der, len)
+                   ? write_file(args, der, len, 0644)
                    : cli_fail(CLI_EXIT_CANTCREAT, "-o %s: %s", args->output, strerror(errno));
     }
     if (S_ISDIR(st.st_mode)) {
         return cli_fail(CLI_EXIT_CANTCREAT, "-o %s: is a directory; give a file name",
                         args->output);
     }
-    return S_ISREG(st.st_mode) ? write_file(args, der, len) : write_in_place(args, der, len);
+    /* A file replaced keeps its permissions, as an editor's save would. */
+    return S_ISREG(st.st_mode) ? write_file(args, der, len, st.st_mode & 07777)
+                               : write_in_place(args, der, len);
 }
 
 static int pick_root(const smtpkit_probe *probe, const smtpkit_der **der)
@@ -183,9 +195,9 @@ static int pick_sent(const smtpkit_probe *probe, long which, const smtpkit_der *
 
     if (which < 0 || (size_t)which >= probe->sent_count) {
         return cli_fail(CLI_EXIT_USAGE,
-                        "--which %ld: the server sent %zu certificate%s (0 to "
-                        "%zu)",
-                        which, probe->sent_count, probe->sent_count == 1 ? "" : "s",
+                        "--which %ld: the server sent %zu certificate%s (%s0 to %zu)", which,
+                        probe->sent_total, probe->sent_total == 1 ? "" : "s",
+                        probe->sent_total > probe->sent_count ? "the first ones kept: " : "",
                         probe->sent_count > 0 ? probe->sent_count - 1 : 0);
     }
     if (probe->verify.status != SMTPKIT_OK) {

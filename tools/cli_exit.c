@@ -147,12 +147,11 @@ int cli_fail_error_hint(const smtpkit_error *err, const char *hint)
 }
 
 /* A STARTTLS client waits for the server's greeting while an implicit-TLS server waits for
- * the ClientHello, so the greeting times out; a server that answers with TLS bytes instead
- * gives a first reply that is not SMTP. The library cannot know the port was wrong. */
+ * the ClientHello, so the greeting times out. A greeting that is not SMTP comes from some
+ * other plaintext service, where the hint would mislead. The library cannot know the port. */
 const char *cli_scheme_hint(const smtpkit_error *err, smtpkit_tls_mode mode, const char *hint)
 {
-    bool at_greeting = err->stage == SMTPKIT_STAGE_GREETING &&
-                       (err->status == SMTPKIT_E_TIMEOUT || err->status == SMTPKIT_E_PROTOCOL);
+    bool at_greeting = err->stage == SMTPKIT_STAGE_GREETING && err->status == SMTPKIT_E_TIMEOUT;
 
     return mode == SMTPKIT_TLS_STARTTLS && at_greeting ? hint : NULL;
 }

@@ -6,6 +6,7 @@
  * option ("smtpkit --server ... --to ..."), as msmtp users expect; every other command is a
  * word, so it cannot be confused with an option.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,6 +21,22 @@
 #define SMTPKIT_VERSION "unknown"
 #endif
 
+/* What cert prints on stdout is its result: a success whose output was lost (a full disk, a
+ * closed stdout) must not read as one. send is left alone: its message is sent either way,
+ * and a failure there would invite sending it twice. */
+static int cert_output_written(int rc)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        int saved = errno;
+
+        if (rc == CLI_EXIT_OK) {
+            return cli_fail(CLI_EXIT_IOERR, "cannot write to standard output: %s",
+                            strerror(saved != 0 ? saved : EIO));
+        }
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *command = argc > 1 ? argv[1] : NULL;
@@ -31,7 +48,7 @@ int main(int argc, char **argv)
         return cli_send_main(argc - 1, argv + 1);
     }
     if (strcmp(command, "cert") == 0) {
-        return cli_cert_main(argc - 1, argv + 1);
+        return cert_output_written(cli_cert_main(argc - 1, argv + 1));
     }
     if (strcmp(command, "--help") == 0 || strcmp(command, "-h") == 0 ||
         strcmp(command, "help") == 0) {

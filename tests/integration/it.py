@@ -1840,6 +1840,41 @@ def case_cert_less_than_a_day():
         check(" 0 days" not in text, f"'0 days' in {text!r}")
 
 
+def case_cert_output_edges():
+    """A lost stdout is exit 74, a FIFO without reader 73 at once, a replaced file keeps its
+    mode, --which names the range sent, an anchor not valid yet is exit 1."""
+    url = [local_url("CHAIN"), "--ca-dir", ENV["CHAIN_CA_DIR"]] + LOCALHOST
+    # stdout closed: the shell runs smtpkit with descriptor 1 closed.
+    p = subprocess.run(["sh", "-c", 'exec "$@" >&-', "sh", BIN, "cert", "show"] + url,
+                       capture_output=True, timeout=60)
+    p.err = p.stderr.decode("utf-8", "replace")
+    print(p.err)
+    one_line_error(p, EX_IOERR, "cannot write to standard output")
+    with tempfile.TemporaryDirectory() as work:
+        fifo = os.path.join(work, "fifo")
+        os.mkfifo(fifo)
+        p = cert(["export"] + url + ["-o", fifo], timeout=20)
+        one_line_error(p, 73, fifo, "no process reads it")
+        kept = os.path.join(work, "kept.pem")
+        with open(kept, "w") as f:
+            f.write("old\n")
+        os.chmod(kept, 0o600)
+        p = cert(["export"] + url + ["-o", kept])
+        check(p.returncode == 0, f"export over a file: exit {p.returncode}")
+        check(os.stat(kept).st_mode & 0o777 == 0o600, "the replaced file lost its mode 0600")
+        with open(kept, "rb") as f:
+            check(f.read() == cert_facts(ENV["CHAIN_ROOT_FILE"])["pem"], "the file is not the PEM")
+    p = cert(["export"] + url + ["--which", "5"])
+    one_line_error(p, EX_USAGE, "the server sent 2 certificates (0 to 1)")
+    # The chain root was made at server start: 200 days before that it is not valid yet.
+    root = cert_facts(ENV["CHAIN_ROOT_FILE"])
+    at = time.strftime("%Y-%m-%d", time.gmtime(root["not_before"] - 200 * 86400))
+    p = cert_check(["--anchor", ENV["CHAIN_ROOT_FILE"], "--at", at])
+    check(p.returncode == 1, f"an anchor not valid yet: exit {p.returncode}, expected 1")
+    check(re.search(r"^not-yet-valid: anchor .*smtpkit Chain Root CA", p.out, re.M),
+          "no not-yet-valid line")
+
+
 def main():
     if len(sys.argv) != 2 or not callable(globals().get("case_" + sys.argv[1])):
         names = sorted(n[5:] for n in globals() if n.startswith("case_"))
