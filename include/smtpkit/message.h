@@ -55,6 +55,7 @@ typedef struct smtpkit_message_headers {
     const char *subject;          /**< may be NULL; CR, LF and control bytes refused */
     const char *message_id;       /**< "<...@...>", from smtpkit_message_make_id() */
     const smtpkit_datetime *date; /**< NULL leaves Date out (a clock that is not set) */
+    bool mime_follows; /**< stop after MIME-Version: the MIME composer adds Content-Type */
 } smtpkit_message_headers;
 
 /**
@@ -62,8 +63,10 @@ typedef struct smtpkit_message_headers {
  * UTF-8 Content-Type and 8bit Content-Transfer-Encoding, each line ending in CRLF, then the
  * empty line) into @p out, followed by a NUL that *@p written does not count: @p size must be
  * the length plus one. To and Cc fold after a comma before column 78; a non-ASCII display name
- * or subject becomes RFC 2047 encoded-words. Bcc never appears. Returns SMTPKIT_E_USAGE for a
- * bad address, subject, date or Message-ID and SMTPKIT_E_BUFFER when @p size is too small.
+ * or subject becomes RFC 2047 encoded-words. Bcc never appears. With h->mime_follows, the block
+ * stops after MIME-Version (no Content-Type, no empty line), for smtpkit_composer. Returns
+ * SMTPKIT_E_USAGE for a bad address, subject, date or Message-ID and SMTPKIT_E_BUFFER when @p size
+ * is too small.
  */
 SMTPKIT_MUST_CHECK smtpkit_status smtpkit_message_write_headers(const smtpkit_message_headers *h,
                                                                 char *out, size_t size,

@@ -488,9 +488,11 @@ smtpkit_status smtpkit_message_write_headers(const smtpkit_message_headers *h, c
         return status;
     }
     put_str(&w, "MIME-Version: 1.0\r\n");
-    put_str(&w, "Content-Type: text/plain; charset=UTF-8\r\n");
-    put_str(&w, "Content-Transfer-Encoding: 8bit\r\n");
-    put_str(&w, "\r\n");
+    if (!h->mime_follows) {
+        put_str(&w, "Content-Type: text/plain; charset=UTF-8\r\n");
+        put_str(&w, "Content-Transfer-Encoding: 8bit\r\n");
+        put_str(&w, "\r\n");
+    }
     if (w.t.cut) {
         return smtpkit_error_set(err, SMTPKIT_E_BUFFER, SMTPKIT_STAGE_NONE,
                                  "header buffer too small");

@@ -10,7 +10,7 @@ repo=${1:?usage: check_core_includes.sh REPO}
 status=0
 
 system='<(stddef|stdint|string|stdbool)\.h>'
-public='"smtpkit/(error|options|reply|session|message|transport|civil_time|encode)\.h"'
+public='"smtpkit/(error|options|reply|session|message|transport|civil_time|encode|compose)\.h"'
 internal='"core/[a-z_]+\.h"|"mbedtls_compat\.h"'
 crypto='<mbedtls/(base64|md|platform_util)\.h>'
 allowed_core="^($system|$public|$internal|$crypto)\$"
