@@ -359,17 +359,12 @@ int cli_trust_pins(smtpkit_trust *trust, uint8_t (**pins)[SMTPKIT_SHA256_LEN],
     return 0;
 }
 
-const char *cli_days(long long count)
-{
-    return count == 1 || count == -1 ? "day" : "days";
-}
-
 const char *cli_day_count(long long count, char *out, size_t size)
 {
     if (count == 0) {
         snprintf(out, size, "less than a day");
     } else {
-        snprintf(out, size, "%lld %s", count, cli_days(count));
+        snprintf(out, size, "%lld %s", count, count == 1 || count == -1 ? "day" : "days");
     }
     return out;
 }

@@ -68,9 +68,6 @@ int cli_trust_try(const smtpkit_trust *trust, const char *server_name);
 int cli_trust_pins(smtpkit_trust *trust, uint8_t (**pins)[SMTPKIT_SHA256_LEN],
                    const cli_list *texts);
 
-/** "day" for a count of 1 (or -1), "days" otherwise. */
-const char *cli_days(long long count);
-
 /** Room for the text of cli_day_count(). */
 #define CLI_DAY_COUNT_MAX 32
 
